@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * autoprocs: size a process to the CPU it really has.
+ *
+ * The only installed header.  Three parts:
+ *   1. configuration      autoprocs_config (opaque), shared by detection, init and the runtime;
+ *   2. detection          autoprocs_detect() -> autoprocs_facts (opaque, owned by the caller);
+ *                         pure, starts no thread, usable from any thread;
+ *   3. the runtime        autoprocs_init()/autoprocs_shutdown() start an M:N scheduler sized by
+ *                         detection and kept sized by a watcher; green tasks, channels, wait
+ *                         groups, mutexes, sleeping, blocking regions.
+ *
+ * Conventions: functions returning int return 0 (or a documented value >= 0) on success and a
+ * negative errno on failure.  Output parameters start with ret_ and are written only on success.
+ * Every object has a _free() that accepts NULL and returns NULL.  Strings returned as const char *
+ * are borrowed from the object that returned them and live as long as it does.
+ */
+#ifndef AUTOPROCS_H
+#define AUTOPROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AUTOPROCS_VERSION_MAJOR 0
+#define AUTOPROCS_VERSION_MINOR 1
+#define AUTOPROCS_VERSION_PATCH 0
+
+#if defined(__GNUC__)
+#define AUTOPROCS_API __attribute__((visibility("default")))
+#else
+#define AUTOPROCS_API
+#endif
+
+/** The library's version as "MAJOR.MINOR.PATCH"; static storage. */
+AUTOPROCS_API const char *autoprocs_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * 1. Configuration
+ * ------------------------------------------------------------------------------------------- */
+
+/** Rounding policy: how a fractional CPU limit becomes a processor count (CONTRACT-detect.md). */
+typedef enum autoprocs_policy {
+        AUTOPROCS_POLICY_GO125 = 0,        /* min(A, max(2, ceil(Q))); A = 1 gives 1 (default) */
+        AUTOPROCS_POLICY_CEIL = 1,         /* min(A, max(1, ceil(Q))) */
+        AUTOPROCS_POLICY_FLOOR = 2,        /* min(A, max(1, floor(Q))) */
+        AUTOPROCS_POLICY_AUTOMAXPROCS = 3, /* max(MIN, floor(Q)), not capped by A */
+} autoprocs_policy;
+
+/** Parse "go125", "ceil", "floor", "automaxprocs".  @retval 0 ok  @retval -EINVAL unknown name. */
+AUTOPROCS_API int autoprocs_policy_from_string(const char *name, autoprocs_policy *ret_policy);
+/** The policy's name; "unknown" for a value outside the enum.  Static storage. */
+AUTOPROCS_API const char *autoprocs_policy_to_string(autoprocs_policy policy);
+
+/** Log levels, as syslog's. */
+typedef enum autoprocs_log_level {
+        AUTOPROCS_LOG_ERR = 3,
+        AUTOPROCS_LOG_WARNING = 4,
+        AUTOPROCS_LOG_NOTICE = 5,
+        AUTOPROCS_LOG_INFO = 6,
+        AUTOPROCS_LOG_DEBUG = 7,
+} autoprocs_log_level;
+
+/**
+ * A structured library event.  The library never prints: it hands events to the log callback.
+ * @event is a stable identifier ("limit-changed", "resize", "config-invalid", "probe-failed",
+ * "hog", "thread-cap"), @message a one-line human text.  Both are borrowed for the call only.
+ */
+typedef void (*autoprocs_log_fn)(autoprocs_log_level level, const char *event, const char *message,
+                                 void *userdata);
+
+/**
+ * Called with the old and new recommended processor counts whenever the watcher changes the
+ * runtime's size (and once from autoprocs_init() with old = 0).  Runs on the watcher thread, outside
+ * every library lock; it may call any autoprocs_* function except autoprocs_shutdown().
+ */
+typedef void (*autoprocs_procs_changed_fn)(unsigned old_procs, unsigned new_procs, void *userdata);
+
+typedef struct autoprocs_config autoprocs_config;
+
+/**
+ * A configuration with the defaults: policy go125, min 0 (none), reserve 0, the live system
+ * (root "/", pid self), watch interval 1000 ms, stack 64 KiB, thread cap 10000, no callbacks.
+ * The environment (AUTOPROCS_*) is applied by autoprocs_init(), not here.
+ * @retval 0 ok  @retval -ENOMEM
+ */
+AUTOPROCS_API int autoprocs_config_new(autoprocs_config **ret_config);
+AUTOPROCS_API autoprocs_config *autoprocs_config_free(autoprocs_config *config);
+
+/* Setters: return 0, or -EINVAL for an out-of-range value (config unchanged). */
+AUTOPROCS_API int autoprocs_config_set_policy(autoprocs_config *config, autoprocs_policy policy);
+/** Lowest processor count any policy may return; 0 = the policy's own minimum. */
+AUTOPROCS_API int autoprocs_config_set_min(autoprocs_config *config, unsigned min_procs);
+/** CPUs to subtract from the limit before rounding, in millicpus (1500 = 1.5 CPUs). */
+AUTOPROCS_API int autoprocs_config_set_reserve_millicpus(autoprocs_config *config, uint64_t millicpus);
+/** Read every procfs/sysfs file below @dir instead of "/" (a fixture tree); NULL = "/".  Copied. */
+AUTOPROCS_API int autoprocs_config_set_root(autoprocs_config *config, const char *dir);
+/** Describe process @pid (0 = self): its /proc/PID/{cgroup,mountinfo}, and without a root set,
+ *  mount points resolved under /proc/PID/root and PID's affinity. */
+AUTOPROCS_API int autoprocs_config_set_pid(autoprocs_config *config, int pid);
+/** Describe a cgroup directory directly (absolute path on the live system, or relative to the root
+ *  when one is set) instead of a process's cgroup.  The walk goes up to its mount point.  Copied. */
+AUTOPROCS_API int autoprocs_config_set_cgroup_dir(autoprocs_config *config, const char *dir);
+/** Fix the processor count (no detection-driven sizing, no watching); 0 = detect. */
+AUTOPROCS_API int autoprocs_config_set_procs(autoprocs_config *config, unsigned procs);
+/** Watcher interval in milliseconds, 10 .. 3600000; 0 disables watching. */
+AUTOPROCS_API int autoprocs_config_set_interval_ms(autoprocs_config *config, unsigned interval_ms);
+/** Usable stack size of each task in bytes (rounded up to pages), 16 KiB .. 64 MiB. */
+AUTOPROCS_API int autoprocs_config_set_stack_size(autoprocs_config *config, size_t bytes);
+/** Cap on the runtime's OS threads, 1 .. 100000. */
+AUTOPROCS_API int autoprocs_config_set_max_threads(autoprocs_config *config, unsigned max_threads);
+AUTOPROCS_API int autoprocs_config_set_log_callback(autoprocs_config *config, autoprocs_log_fn fn,
+                                                    void *userdata);
+AUTOPROCS_API int autoprocs_config_set_procs_changed_callback(autoprocs_config *config,
+                                                              autoprocs_procs_changed_fn fn,
+                                                              void *userdata);
+
+/* ---------------------------------------------------------------------------------------------
+ * 2. Detection
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct autoprocs_facts autoprocs_facts;
+
+/**
+ * Detect the CPU facts of the process or cgroup described by @config (NULL = defaults: this
+ * process on the live system) and apply its policy.  Starts no thread; thread-safe.
+ * A fact that cannot be read is left unknown and a warning is recorded: one odd file never fails
+ * detection.
+ * @retval 0 ok, *ret_facts is the caller's (autoprocs_facts_free)
+ * @retval -ENOMEM
+ * @retval -ENOENT not even a fallback CPU count could be found
+ * @retval -EINVAL bad @config
+ */
+AUTOPROCS_API int autoprocs_detect(const autoprocs_config *config, autoprocs_facts **ret_facts);
+AUTOPROCS_API autoprocs_facts *autoprocs_facts_free(autoprocs_facts *facts);
+
+/** 0 = no cgroup hierarchy holds the cpu controller for this process, else 1 or 2. */
+AUTOPROCS_API int autoprocs_facts_cgroup_version(const autoprocs_facts *facts);
+/** The process's cgroup path as written in /proc/PID/cgroup; NULL if unknown. */
+AUTOPROCS_API const char *autoprocs_facts_cgroup_path(const autoprocs_facts *facts);
+/** True when a CPU bandwidth limit binds; then the next four are meaningful. */
+AUTOPROCS_API bool autoprocs_facts_has_limit(const autoprocs_facts *facts);
+AUTOPROCS_API uint64_t autoprocs_facts_quota_us(const autoprocs_facts *facts);
+AUTOPROCS_API uint64_t autoprocs_facts_period_us(const autoprocs_facts *facts);
+/** quota/period as a double (for display; the policy itself uses integers). */
+AUTOPROCS_API double autoprocs_facts_limit_cpus(const autoprocs_facts *facts);
+/** The hierarchy-relative cgroup whose files bind, e.g. "/kubepods/pod1". */
+AUTOPROCS_API const char *autoprocs_facts_limit_cgroup(const autoprocs_facts *facts);
+/** CPUs allowed by affinity / cpuset; 0 if unknown. */
+AUTOPROCS_API unsigned autoprocs_facts_affinity_cpus(const autoprocs_facts *facts);
+/** The recommended processor count under the policy; never 0. */
+AUTOPROCS_API unsigned autoprocs_facts_procs(const autoprocs_facts *facts);
+AUTOPROCS_API autoprocs_policy autoprocs_facts_policy(const autoprocs_facts *facts);
+
+typedef struct autoprocs_throttling {
+        uint64_t nr_periods;
+        uint64_t nr_throttled;
+        uint64_t throttled_usec;
+        bool has_usage;
+        uint64_t usage_usec;     /* CPU time used by the cgroup, if has_usage */
+} autoprocs_throttling;
+/** cpu.stat of the binding cgroup (or the process cgroup when unlimited).
+ *  @retval 0 ok  @retval -ENODATA not available */
+AUTOPROCS_API int autoprocs_facts_throttling(const autoprocs_facts *facts, autoprocs_throttling *ret);
+
+typedef struct autoprocs_pressure {
+        double some_avg10, some_avg60, some_avg300; /* percent */
+        uint64_t some_total_usec;
+        bool has_full;
+        double full_avg10, full_avg60, full_avg300;
+        uint64_t full_total_usec;
+} autoprocs_pressure;
+/** CPU PSI of the process cgroup.  @retval 0 ok  @retval -ENODATA not available */
+AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *facts, autoprocs_pressure *ret);
+
+AUTOPROCS_API size_t autoprocs_facts_warning_count(const autoprocs_facts *facts);
+/** The i-th warning ("FILE: why"); NULL past the end. */
+AUTOPROCS_API const char *autoprocs_facts_warning(const autoprocs_facts *facts, size_t i);
+
+/**
+ * The facts as the JSON object of CONTRACT-detect.md (one line, no trailing newline).
+ * @retval 0 ok, *ret_json is the caller's (free())  @retval -ENOMEM
+ */
+AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *facts, char **ret_json);
+
+/* ---------------------------------------------------------------------------------------------
+ * 3. The runtime
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Detect, size and start the embedded runtime, and start the watcher that keeps it sized.
+ * @config may be NULL (defaults) and is copied.  The environment overrides it:
+ * AUTOPROCS_PROCS=N (fixed count, no watching), AUTOPROCS_POLICY, AUTOPROCS_MIN, AUTOPROCS_RESERVE
+ * (CPUs, e.g. 0.5), AUTOPROCS_INTERVAL (e.g. 1s, 250ms); a bad value is reported through the log
+ * callback and ignored.  Thread-safe and idempotent: a second call while running returns 1.
+ * @retval 0 started  @retval 1 already running  @retval -errno
+ */
+AUTOPROCS_API int autoprocs_init(const autoprocs_config *config);
+/** Stop the watcher, wait for every task to finish, stop the runtime's threads.  Idempotent.
+ *  Must not be called from a task or a callback. */
+AUTOPROCS_API void autoprocs_shutdown(void);
+
+/** The processor count in force (0 when the runtime is not running). */
+AUTOPROCS_API unsigned autoprocs_procs(void);
+/** Resize the runtime now (the watcher may change it again at its next change of limit unless a
+ *  fixed count was configured).  Returns at once; the new size is in force when every removed
+ *  processor has reached a scheduling point.  @retval 0  @retval -EINVAL n = 0  @retval -ESRCH */
+AUTOPROCS_API int autoprocs_procs_set(unsigned procs);
+/** Wait up to @timeout_ms for the size requested last to be in force.  @retval 0  @retval -ETIMEDOUT */
+AUTOPROCS_API int autoprocs_procs_wait(unsigned timeout_ms);
+
+typedef struct autoprocs_task autoprocs_task;
+typedef void (*autoprocs_task_fn)(void *arg);
+
+/**
+ * Start a green task running fn(arg).  Callable from a task or any other thread.
+ * With @ret_task NULL the task is detached; else the caller must autoprocs_task_join() it once.
+ * @retval 0  @retval -ENOMEM  @retval -ESRCH runtime not running
+ */
+AUTOPROCS_API int autoprocs_spawn(autoprocs_task_fn fn, void *arg, autoprocs_task **ret_task);
+/** Wait for @task to finish and release it.  From a task it parks the task; from another thread
+ *  it blocks that thread.  @retval 0  @retval -EINVAL */
+AUTOPROCS_API int autoprocs_task_join(autoprocs_task *task);
+/** True when called from a task. */
+AUTOPROCS_API bool autoprocs_in_task(void);
+/** Let other tasks run (sched_yield() outside a task). */
+AUTOPROCS_API void autoprocs_yield(void);
+/** Yield only if the monitor has asked this task to (it ran > 10 ms); one load when not asked. */
+AUTOPROCS_API void autoprocs_checkpoint(void);
+/** Sleep at least @ns nanoseconds (parks the task; nanosleep() outside a task). */
+AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns);
+/** Bracket a blocking system or foreign call: the processor is handed to another thread while this
+ *  one waits.  Must be paired on the same task; no-ops outside a task. */
+AUTOPROCS_API void autoprocs_block_begin(void);
+AUTOPROCS_API void autoprocs_block_end(void);
+
+typedef struct autoprocs_chan autoprocs_chan;
+/** A channel of @capacity elements (0 = unbuffered) of @elem_size bytes (1 .. 65536). */
+AUTOPROCS_API int autoprocs_chan_new(size_t elem_size, size_t capacity, autoprocs_chan **ret_chan);
+/** Free a channel no task uses any more. */
+AUTOPROCS_API autoprocs_chan *autoprocs_chan_free(autoprocs_chan *chan);
+/** Send a copy of *elem.  @retval 0  @retval -EPIPE closed  @retval -EPERM not in a task */
+AUTOPROCS_API int autoprocs_chan_send(autoprocs_chan *chan, const void *elem);
+/** Receive into *ret_elem.  @retval 0  @retval -EPIPE closed and drained  @retval -EPERM */
+AUTOPROCS_API int autoprocs_chan_recv(autoprocs_chan *chan, void *ret_elem);
+AUTOPROCS_API void autoprocs_chan_close(autoprocs_chan *chan);
+
+typedef struct autoprocs_wg autoprocs_wg;
+AUTOPROCS_API int autoprocs_wg_new(autoprocs_wg **ret_wg);
+AUTOPROCS_API autoprocs_wg *autoprocs_wg_free(autoprocs_wg *wg);
+AUTOPROCS_API void autoprocs_wg_add(autoprocs_wg *wg, int64_t delta);
+AUTOPROCS_API void autoprocs_wg_done(autoprocs_wg *wg);
+/** Wait until the counter is 0 (parks a task; blocks any other thread). */
+AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg);
+
+typedef struct autoprocs_mutex autoprocs_mutex;
+AUTOPROCS_API int autoprocs_mutex_new(autoprocs_mutex **ret_mutex);
+AUTOPROCS_API autoprocs_mutex *autoprocs_mutex_free(autoprocs_mutex *mutex);
+AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mutex);
+AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mutex);
+
+/** Counters of the runtime, for metrics.  Fields may be added at the end only. */
+typedef struct autoprocs_stats {
+        uint32_t procs;            /* processors in force */
+        uint32_t procs_target;     /* processors requested last */
+        uint32_t threads;          /* OS threads of the runtime (workers + monitor) */
+        uint32_t threads_idle;
+        uint64_t tasks_alive;
+        uint64_t tasks_spawned;
+        uint64_t context_switches;
+        uint64_t steals;
+        uint64_t handoffs;         /* processors handed off around blocking regions */
+        uint64_t hogs;             /* tasks seen running > 10 ms without a scheduling point */
+        uint64_t resizes_up;
+        uint64_t resizes_down;
+        uint64_t thread_cap_hits;
+        uint64_t stacks_guarded;
+        uint64_t stacks_unguarded;
+        uint64_t last_resize_ns;   /* latency of the last completed resize */
+} autoprocs_stats;
+/** Fill @ret with a snapshot; thread-safe, lock-free.  @retval 0  @retval -ESRCH not running */
+AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AUTOPROCS_H */

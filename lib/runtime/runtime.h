@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The embedded M:N runtime's entry points for the rest of the library (init.c) and for tests and
+ * benchmarks.  The runtime knows nothing of cgroups: it is told a processor count and obeys.
+ * The task-level API (spawn, join, yield, sleep, channels, wait groups, mutexes, blocking
+ * regions, stats) is the public one in autoprocs.h and is implemented in this folder.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "autoprocs.h"
+
+typedef struct ApRtOptions {
+        unsigned procs;               /* processors at start, >= 1 */
+        size_t stack_size;            /* usable bytes per task stack; 0 = default (64 KiB) */
+        unsigned max_threads;         /* OS thread cap; 0 = default (10000) */
+        autoprocs_log_fn log_fn;      /* events "hog", "thread-cap", "stack-overflow"; may be NULL */
+        void *log_userdata;
+} ApRtOptions;
+
+/* Start the runtime (worker threads, monitor).  @retval 0  @retval -EALREADY  @retval -errno */
+int ap_rt_start(const ApRtOptions *opts);
+/* Wait until no task is alive, then stop every thread.  No-op when not running.
+ * Not from a task. */
+void ap_rt_stop(void);
+/* True while started. */
+bool ap_rt_running(void);
+/* Request a processor count (from any thread, also a task); returns at once.
+ * @retval 0  @retval -EINVAL n == 0  @retval -ESRCH not running */
+int ap_rt_set_procs(unsigned n);
+/* Processors in force (0 when not running). */
+unsigned ap_rt_procs(void);
+/* Wait up to @timeout_ms for the last request to be in force.  @retval 0  @retval -ETIMEDOUT */
+int ap_rt_wait_procs(unsigned timeout_ms);

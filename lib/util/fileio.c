@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small-file reading below a root directory fd.  cgroupfs and procfs files report size 0 and may be
+ * read in several chunks, so read until EOF.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fileio.h"
+#include "macro.h"
+
+int ap_open_at(int dir_fd, const char *path, int flags)
+{
+        int fd;
+
+        if (dir_fd < 0 || !path)
+                return -EBADF;
+        while (*path == '/')
+                path++;
+        if (!*path)
+                path = ".";
+        fd = openat(dir_fd, path, flags | O_CLOEXEC);
+        if (fd < 0)
+                return AP_NEG_ERRNO();
+        return fd;
+}
+
+int ap_read_file_at(int dir_fd, const char *path, size_t max, char **ret_buf, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 4096, len = 0;
+
+        fd = ap_open_at(dir_fd, path, O_RDONLY);
+        if (fd < 0)
+                return fd;
+        buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (len == size) {
+                        char *p;
+
+                        if (size >= max)
+                                return -EFBIG;
+                        size = AP_MIN(size * 2, max);
+                        p = realloc(buf, size + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                }
+                n = read(fd, buf + len, size - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return AP_NEG_ERRNO();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = 0;
+        if (ret_len)
+                *ret_len = len;
+        *ret_buf = AP_TAKE_PTR(buf);
+        return 0;
+}
+
+ssize_t ap_pread_all(int fd, char *buf, size_t size)
+{
+        size_t len = 0;
+
+        if (size == 0)
+                return -EINVAL;
+        for (;;) {
+                ssize_t n = pread(fd, buf + len, size - 1 - len, (off_t)len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return AP_NEG_ERRNO();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len == size - 1) {
+                        char c;
+
+                        /* Full buffer: only fine if the file ends exactly here. */
+                        n = pread(fd, &c, 1, (off_t)len);
+                        if (n > 0)
+                                return -EFBIG;
+                        break;
+                }
+        }
+        buf[len] = 0;
+        return (ssize_t)len;
+}

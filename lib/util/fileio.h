@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading small files relative to a directory fd.  Every path handed here is relative: no code
+ * outside the entry points knows "/" (production opens "/" once, tests a fixture root).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Open @path relative to @dir_fd read-only, O_CLOEXEC.  Leading '/' in @path are skipped, so an
+ * absolute-looking path is still resolved below @dir_fd.  @retval fd  @retval -errno */
+int ap_open_at(int dir_fd, const char *path, int flags);
+
+/* Read the whole file (at most @max bytes; -EFBIG beyond) into a NUL-terminated heap buffer.
+ * @retval 0 (*ret_buf, *ret_len owned by the caller)  @retval -errno */
+int ap_read_file_at(int dir_fd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
+
+/* pread from offset 0 of an open fd into @buf (size @size, NUL-terminated, truncation = -EFBIG).
+ * The cheap re-read of an already open cgroup file.  @retval bytes read  @retval -errno */
+ssize_t ap_pread_all(int fd, char *buf, size_t size);

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the Check suites: fixture trees, temporary directories, running a suite.
+ * Fixture trees live in tests/fixtures/<scenario>/ and are read in place (read-only) or copied to
+ * a fresh temporary directory when a test rewrites files.
+ */
+#pragma once
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef AP_SOURCE_ROOT
+#error "config.h (AP_SOURCE_ROOT) must be included"
+#endif
+
+#define AP_TEST_FIXTURES AP_SOURCE_ROOT "/tests/fixtures"
+#define AP_TEST_CONFORMANCE AP_SOURCE_ROOT "/../shared/conformance"
+
+/* Path of fixture @name in a static buffer (not thread-safe; tests are forked). */
+static inline const char *ap_test_fixture_path(const char *name)
+{
+        static char buf[4096];
+
+        snprintf(buf, sizeof(buf), "%s/%s", AP_TEST_FIXTURES, name);
+        return buf;
+}
+
+/* Open fixture @name read-only as a root directory fd. */
+static inline int ap_test_fixture_open(const char *name)
+{
+        int fd = open(ap_test_fixture_path(name), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        ck_assert_msg(fd >= 0, "cannot open fixture %s: %s", name, strerror(errno));
+        return fd;
+}
+
+/* Copy fixture @name (NULL: nothing) into a fresh temporary directory; returns its malloc'd path. */
+static inline char *ap_test_fixture_copy(const char *name)
+{
+        char tmpl[] = "/tmp/autoprocs-test-XXXXXX";
+        char cmd[8192];
+        char *dir = mkdtemp(tmpl);
+
+        ck_assert_msg(dir != NULL, "mkdtemp: %s", strerror(errno));
+        if (name) {
+                snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", ap_test_fixture_path(name), dir);
+                ck_assert_msg(system(cmd) == 0, "copying fixture %s failed", name);
+        }
+        return strdup(dir);
+}
+
+/* Remove a directory made by ap_test_fixture_copy() and free its path. */
+static inline void ap_test_rmtree(char *dir)
+{
+        char cmd[8192];
+
+        if (!dir)
+                return;
+        if (strncmp(dir, "/tmp/autoprocs-test-", 20) == 0) {
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+                (void)!system(cmd);
+        }
+        free(dir);
+}
+
+/* Write @content to @dir/@rel (creating parent directories). */
+static inline void ap_test_write(const char *dir, const char *rel, const char *content)
+{
+        char path[4096], cmd[8192];
+        FILE *f;
+
+        snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s/%s')\"", dir, rel);
+        ck_assert(system(cmd) == 0);
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        f = fopen(path, "we");
+        ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+        fputs(content, f);
+        ck_assert(fclose(f) == 0);
+}
+
+/* Run @s with the default fork mode; exit status for main(). */
+static inline int ap_test_run(Suite *s)
+{
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

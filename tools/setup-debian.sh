@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages autoprocs builds, tests and benchmarks with.  Idempotent.
+# Usage: tools/setup-debian.sh [--all]   (--all adds the test/benchmark tools: Go, promtool, wrk, clang)
+set -euo pipefail
+base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev libcgroup-dev check curl)
+extra=(golang-go golang-uber-automaxprocs-dev prometheus wrk clang libclang-rt-14-dev systemd python3 valgrind)
+want=("${base[@]}")
+[ "${1:-}" = "--all" ] && want+=("${extra[@]}")
+missing=()
+for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo=sudo
+        echo "setup: installing ${missing[*]}" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
