@@ -7,5 +7,5 @@ tools/setup-debian.sh
 [ -d build ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 [ $# -gt 0 ] || set -- --listen 127.0.0.1:9464
-echo "autoprocsd: starting; metrics at http://127.0.0.1:9464/metrics (Ctrl-C stops)" >&2
+# The daemon logs the address it serves on (e.g. "serving metrics on http://127.0.0.1:9464/metrics").
 exec ./build/daemon/autoprocsd "$@"
