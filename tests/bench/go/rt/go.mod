@@ -1,0 +1,3 @@
+module autoprocs.invalid/bench/rt
+
+go 1.19

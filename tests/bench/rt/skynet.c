@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * skynet_<N> (https://github.com/atemerev/skynet): every task of size > 1 spawns 10 children
+ * and sums their answers from an unbuffered channel; leaves answer their number.  N = 1e6 makes
+ * 1,111,111 tasks; the sum must be N(N-1)/2.  Wall time in ms, from the first spawn to the sum.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench-common.h"
+
+#define PROG "bench-skynet"
+#define DIV 10
+
+typedef struct Node {
+        autoprocs_chan *out;
+        uint64_t num;
+        uint64_t size;
+} Node;
+
+static void node(void *arg)
+{
+        /* Copy the arguments first: they live on the parent's stack, which stays valid until
+         * the parent has received our answer. */
+        Node self = *(const Node *)arg;
+        Node kids[DIV];
+        autoprocs_chan *rc;
+        uint64_t sum = 0, v;
+        int r;
+
+        if (self.size == 1) {
+                if (autoprocs_chan_send(self.out, &self.num) < 0)
+                        bench_fail(PROG, "leaf send failed");
+                return;
+        }
+        r = autoprocs_chan_new(sizeof(uint64_t), 0, &rc);
+        if (r < 0)
+                bench_fail(PROG, "autoprocs_chan_new: %s", strerror(-r));
+        for (int i = 0; i < DIV; i++) {
+                kids[i] = (Node){ .out = rc, .num = self.num + (uint64_t)i * (self.size / DIV),
+                                  .size = self.size / DIV };
+                r = autoprocs_spawn(node, &kids[i], NULL);
+                if (r < 0)
+                        bench_fail(PROG, "autoprocs_spawn: %s", strerror(-r));
+        }
+        for (int i = 0; i < DIV; i++) {
+                if (autoprocs_chan_recv(rc, &v) < 0)
+                        bench_fail(PROG, "recv failed");
+                sum += v;
+        }
+        autoprocs_chan_free(rc);
+        if (autoprocs_chan_send(self.out, &sum) < 0)
+                bench_fail(PROG, "send failed");
+}
+
+typedef struct Ctx {
+        uint64_t n;
+        uint64_t sum;
+        double ms;
+} Ctx;
+
+static void root(void *arg)
+{
+        Ctx *c = arg;
+        autoprocs_chan *ch;
+        Node top;
+        uint64_t t0;
+        int r;
+
+        r = autoprocs_chan_new(sizeof(uint64_t), 0, &ch);
+        if (r < 0)
+                bench_fail(PROG, "autoprocs_chan_new: %s", strerror(-r));
+        top = (Node){ .out = ch, .num = 0, .size = c->n };
+        t0 = bench_now_ns();
+        r = autoprocs_spawn(node, &top, NULL);
+        if (r < 0)
+                bench_fail(PROG, "autoprocs_spawn: %s", strerror(-r));
+        if (autoprocs_chan_recv(ch, &c->sum) < 0)
+                bench_fail(PROG, "root recv failed");
+        c->ms = (double)(bench_now_ns() - t0) / 1e6;
+        autoprocs_chan_free(ch);
+}
+
+int main(int argc, char **argv)
+{
+        BenchArgs a;
+        Ctx c = { 0 };
+        char size[32], name[64];
+
+        bench_parse_args(argc, argv, PROG, 1000000, &a);
+        for (uint64_t s = a.n; s > 1; s /= DIV)
+                if (s % DIV != 0) {
+                        fprintf(stderr, "%s: --n must be a power of ten, got %llu\n", PROG,
+                                (unsigned long long)a.n);
+                        return 2;
+                }
+        c.n = a.n;
+        bench_run_root(a.procs, root, &c);
+        if (c.sum != c.n * (c.n - 1) / 2)
+                bench_fail(PROG, "sum %llu, expected %llu", (unsigned long long)c.sum,
+                           (unsigned long long)(c.n * (c.n - 1) / 2));
+        bench_size_name(c.n, size, sizeof(size));
+        snprintf(name, sizeof(name), "skynet_%s", size);
+        bench_print(name, c.ms, "ms", NULL, a.procs);
+        return 0;
+}
