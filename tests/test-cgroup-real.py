@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Real v1 cgroups on this machine: `autoprocs detect --json` run inside autoprocs-test-detect-*
+cgroups made with libcgroup's API (tests/cgroup-helper.c), checked against what the kernel enforces.
+
+Usage: test-cgroup-real.py CGROUP_HELPER AUTOPROCS
+Exit 77 (meson: skipped) with one line saying why when not root, when the v1 cpu hierarchy is not
+writable, or when the CLI is not built.  The cgroups are removed at the end, also on failure, and
+leftovers of an earlier run are removed first.
+
+Scenarios (A = this process's affinity count, inherited by the child):
+  half-parent      0.5-CPU parent, unlimited child, detect in the child: cpus 0.5, limit.cgroup
+                   names the parent; go125 = min(A, 2)
+  cpuset0-2.5      quota 2.5 with cpuset.cpus=0: affinity 1, go125 1, automaxprocs 2
+  plain-1.5        a plain 1.5 limit
+  moved            started in a 1.5 cgroup, moved to a 0.5 cgroup before exec: 0.5 and the new path
+  cgroupns         unshare(CLONE_NEWCGROUP) in the child of the 0.5 parent: the cpu mount root shows
+                   as /../.., our cgroup must be found below the mount point: still 0.5
+  cgroupns-moved   unshare in a 1.5 cgroup, then moved to a 0.5 sibling: path /../x, still 0.5
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+PREFIX = "autoprocs-test-detect-"
+
+
+def sh(args, check=True):
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(args), p.returncode,
+                                                 p.stderr.decode(errors="replace").strip()))
+    return p
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: test-cgroup-real.py CGROUP_HELPER AUTOPROCS", file=sys.stderr)
+        return 2
+    helper, exe = argv
+    if not os.path.exists(exe):
+        print("cgroup-real: %s not built (no autoprocs CLI yet), skipping" % exe)
+        return 77
+    p = sh([helper, "check"], check=False)
+    sys.stdout.write(p.stdout.decode())
+    if p.returncode != 0:
+        sys.stdout.write(p.stderr.decode())
+        return 77 if p.returncode == 77 else 1
+
+    # meson sends SIGTERM on timeout: turn it into an exception so that the cleanup runs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    A = len(os.sched_getaffinity(0))
+    results = []
+
+    def create(name, *opts):
+        sh([helper, "create", PREFIX + name] + list(opts))
+
+    def detect_in(name, *opts, policy=None):
+        args = [helper, "run", PREFIX + name] + list(opts) + ["--", exe, "detect", "--json"]
+        if policy:
+            args += ["--policy", policy]
+        p = sh(args, check=False)
+        if p.returncode != 0:
+            return None, "detect exited %d: %s" % (p.returncode,
+                                                  p.stderr.decode(errors="replace").strip())
+        try:
+            return json.loads(p.stdout.decode()), None
+        except ValueError as e:
+            return None, "not JSON (%s): %r" % (e, p.stdout[:200])
+
+    def check(scenario, name, opts, want, policies=None):
+        errs = []
+        obj, err = detect_in(name, *opts)
+        if err:
+            results.append((scenario, [err]))
+            return
+        for k, v in want.items():
+            got = obj
+            for part in k.split("."):
+                got = got.get(part) if isinstance(got, dict) else None
+            if isinstance(v, float):
+                ok = isinstance(got, (int, float)) and abs(got - v) < 1e-9
+            else:
+                ok = got == v
+            if not ok:
+                errs.append("%s: expected %s, got %s" % (k, json.dumps(v), json.dumps(got)))
+        for pol, procs in (policies or {}).items():
+            o, err = detect_in(name, *opts, policy=pol)
+            if err:
+                errs.append("--policy %s: %s" % (pol, err))
+            elif o.get("procs") != procs:
+                errs.append("--policy %s: procs %s, expected %d" % (pol, o.get("procs"), procs))
+        if errs:
+            errs.append("full answer: %s" % json.dumps(obj))
+        results.append((scenario, errs))
+
+    try:
+        sh([helper, "cleanup", PREFIX], check=False)
+
+        create("half", "--quota", "50000", "--period", "100000")
+        create("half/child")
+        check("half-parent (0.5 parent, unlimited child)", "half/child", [], {
+            "cgroup_version": 1, "cgroup_path": "/%shalf/child" % PREFIX,
+            "limit.quota_us": 50000, "limit.period_us": 100000, "limit.cpus": 0.5,
+            "limit.cgroup": "/%shalf" % PREFIX, "affinity_cpus": A, "procs": min(A, 2),
+            "policy": "go125",
+        }, {"ceil": 1, "floor": 1, "automaxprocs": 1})
+
+        create("cpuset", "--quota", "250000", "--period", "100000", "--cpuset", "0")
+        check("cpuset0-2.5 (quota 2.5, cpuset.cpus=0)", "cpuset", [], {
+            "cgroup_version": 1, "cgroup_path": "/%scpuset" % PREFIX,
+            "limit.quota_us": 250000, "limit.cpus": 2.5, "limit.cgroup": "/%scpuset" % PREFIX,
+            "affinity_cpus": 1, "procs": 1,
+        }, {"ceil": 1, "floor": 1, "automaxprocs": 2})
+
+        create("plain", "--quota", "150000", "--period", "100000")
+        check("plain-1.5", "plain", [], {
+            "cgroup_version": 1, "cgroup_path": "/%splain" % PREFIX, "limit.quota_us": 150000,
+            "limit.period_us": 100000, "limit.cpus": 1.5, "limit.cgroup": "/%splain" % PREFIX,
+            "affinity_cpus": A, "procs": min(A, 2),
+        }, {"ceil": min(A, 2), "floor": 1, "automaxprocs": 1})
+
+        create("b", "--quota", "50000", "--period", "100000")
+        check("moved (1.5 -> 0.5 before exec)", "plain", ["--move-to", PREFIX + "b"], {
+            "cgroup_path": "/%sb" % PREFIX, "limit.quota_us": 50000, "limit.cpus": 0.5,
+            "limit.cgroup": "/%sb" % PREFIX,
+        })
+
+        check("cgroupns (unshare -C under the 0.5 parent; mount root /../..)", "half/child",
+              ["--unshare"], {"cgroup_version": 1, "cgroup_path": "/", "limit.quota_us": 50000,
+                              "limit.period_us": 100000, "limit.cpus": 0.5})
+
+        check("cgroupns-moved (unshare -C in 1.5, moved to a 0.5 sibling: /../x)", "plain",
+              ["--unshare", "--move-to", PREFIX + "b"], {
+                  "cgroup_version": 1, "cgroup_path": "/../%sb" % PREFIX,
+                  "limit.quota_us": 50000, "limit.cpus": 0.5})
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        results.append(("setup", [str(e)]))
+    finally:
+        p = sh([helper, "cleanup", PREFIX], check=False)
+        if p.returncode != 0:
+            results.append(("cleanup", [p.stderr.decode(errors="replace").strip()]))
+        for h in ("cpu", "cpuset", "cpuacct"):
+            d = "/sys/fs/cgroup/" + h
+            if os.path.isdir(d):
+                left = [x for x in os.listdir(d) if x.startswith(PREFIX)]
+                if left:
+                    results.append(("cleanup", ["left behind in %s: %s" % (d, left)]))
+
+    passed = failed = 0
+    for name, errs in results:
+        if errs:
+            failed += 1
+            print("FAIL %s" % name)
+            for e in errs:
+                print("     %s" % e)
+        else:
+            passed += 1
+            print("ok   %s" % name)
+    print("cgroup-real: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
