@@ -63,6 +63,12 @@ static char *java_options(const char *old, unsigned procs, bool force, bool *ret
         out = malloc(len + sizeof(key) + 24);
         if (!out)
                 return NULL;
+        *ret_changed = true;
+        if (!old || !strstr(old, key)) {
+                /* Keep the user's text as it is; only append. */
+                (void)sprintf(out, "%s%s%s%u", old ? old : "", old && *old ? " " : "", key, procs);
+                return out;
+        }
         w = out;
         /* Copy every whitespace-separated token except an older ActiveProcessorCount. */
         for (p = old ? old : ""; *p;) {
@@ -82,7 +88,6 @@ static char *java_options(const char *old, unsigned procs, bool force, bool *ret
                 p += tl;
         }
         (void)sprintf(w, "%s%s%u", w != out ? " " : "", key, procs);
-        *ret_changed = true;
         return out;
 }
 

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "util/cleanup.h"
 
 #define AP_WATCH_SETTLE_TICKS 4u
 #define AP_WATCH_REVERSAL_TICKS 3u
@@ -73,6 +74,7 @@ typedef struct ApWatch ApWatch;
  */
 int ap_watch_new(const autoprocs_config *config, ApWatch **ret);
 ApWatch *ap_watch_free(ApWatch *w);
+AP_DEFINE_CLEANUP(ApWatch *, ap_watch_free)
 
 /*
  * One tick: re-read the resolved limit chain through its open fds, re-read /proc/PID/cgroup and

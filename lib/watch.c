@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ApWatch: the cheap, repeated re-reading of one resolved process (or cgroup directory).
+ *
+ * Resolution (ap_cgroup_model_read: /proc/PID/cgroup + mountinfo, then the limit chain opened
+ * level by level) is done at start and again only when something says it is stale:
+ *   - /proc/PID/cgroup differs from the text the model came from (the process moved);
+ *   - mountinfo changed: on procfs, poll() reports POLLPRI|POLLERR once per mount-table change
+ *     (fs/proc_namespace.c mounts_poll); on a tree of plain files (fixtures, --root) the file's
+ *     inode, size and mtime are compared instead;
+ *   - a cached level fails to read (cgroupfs answers ENODEV once a cgroup is removed) or, on plain
+ *     files, was unlinked (st_nlink 0: an open fd would keep reading the old text forever).
+ * Otherwise a tick is a few preads (the chain), one pread (/proc/PID/cgroup), one poll, and the
+ * affinity (one sched_getaffinity on the live system).
+ *
+ * A level that still fails after re-resolution makes the tick "failed" (procs 0): a garbage or
+ * half-written file must never resize the runtime; the last good size stays.  A level whose file
+ * is missing at resolution is "no limit there", as at detection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probes/cgroup-limit.h"
+#include "probes/cgroup-path.h"
+#include "probes/cpuset.h"
+#include "limits.h"
+#include "probes/probe.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+#include "watch.h"
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+struct ApWatch {
+        autoprocs_config *config;
+        ApProbeRoot root;
+        ApCgroupModel model;
+        bool have_model;
+        ApLimitChain chain;
+        int proc_cgroup_fd;          /* -1: cgroup-dir mode, or unreadable */
+        int mountinfo_fd;            /* -1: unreadable */
+        bool mountinfo_pollable;     /* procfs: POLLPRI on change */
+        char mountinfo_path[64];
+        struct stat mountinfo_sig;   /* plain files: inode, size, mtime */
+        bool plain_files;            /* the root is a tree of ordinary files (not procfs/cgroupfs) */
+        ApWatchResult last;
+};
+
+static void drop_model(ApWatch *w)
+{
+        ap_limit_chain_done(&w->chain);
+        w->chain = AP_LIMIT_CHAIN_NULL;
+        if (w->have_model)
+                ap_cgroup_model_done(&w->model);
+        w->have_model = false;
+}
+
+static bool same_sig(const struct stat *a, const struct stat *b)
+{
+        return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Remember the mountinfo signature (plain files) or clear a pending POLLPRI (procfs). */
+static void mountinfo_mark(ApWatch *w)
+{
+        struct pollfd p = { .fd = w->mountinfo_fd, .events = POLLPRI };
+
+        if (w->mountinfo_fd < 0)
+                return;
+        if (w->mountinfo_pollable)
+                (void)poll(&p, 1, 0);
+        else if (fstatat(w->root.root_fd, w->mountinfo_path, &w->mountinfo_sig, 0) < 0)
+                memset(&w->mountinfo_sig, 0, sizeof(w->mountinfo_sig));
+}
+
+static bool mountinfo_changed(ApWatch *w)
+{
+        struct pollfd p = { .fd = w->mountinfo_fd, .events = POLLPRI };
+        struct stat st;
+
+        if (w->mountinfo_fd < 0)
+                return false;
+        if (w->mountinfo_pollable)
+                return poll(&p, 1, 0) > 0 && (p.revents & (POLLPRI | POLLERR));
+        if (fstatat(w->root.root_fd, w->mountinfo_path, &st, 0) < 0)
+                memset(&st, 0, sizeof(st));
+        return !same_sig(&st, &w->mountinfo_sig);
+}
+
+/* Full resolution: model, chain.  Never fails on odd files (they make an empty chain). */
+static int resolve(ApWatch *w)
+{
+        int r;
+
+        drop_model(w);
+        if (w->config->cgroup_dir)
+                r = ap_cgroup_model_for_dir(&w->root, w->config->cgroup_dir, &w->model, NULL);
+        else
+                r = ap_cgroup_model_read(&w->root, &w->model, NULL);
+        if (r < 0)
+                return r;
+        w->have_model = true;
+        r = ap_limit_chain_open(&w->root, &w->model.cpu, &w->chain, NULL);
+        if (r < 0)
+                return r;
+        mountinfo_mark(w);
+        return 0;
+}
+
+/* On plain files an unlinked level still reads its old text: treat it as failed. */
+static size_t unlinked_levels(const ApWatch *w)
+{
+        size_t n = 0;
+
+        if (!w->plain_files)
+                return 0;
+        for (size_t i = 0; i < w->chain.n; i++) {
+                const int fds[2] = { w->chain.levels[i].fd_a, w->chain.levels[i].fd_b };
+
+                for (size_t j = 0; j < 2; j++) {
+                        struct stat st;
+
+                        if (fds[j] >= 0 && (fstat(fds[j], &st) < 0 || st.st_nlink == 0))
+                                n++;
+                }
+        }
+        return n;
+}
+
+/* One read of the chain and the affinity; the policy makes the recommendation.
+ * @retval true read fine  @retval false a level failed (stale: re-resolve) */
+static bool read_once(ApWatch *w, ApWatchResult *res)
+{
+        ApCpuLimit lim = {};
+        ApAffinity aff = {};
+        size_t failed = 0;
+
+        *res = (ApWatchResult){};
+        if (w->chain.n > 0)
+                (void)ap_limit_chain_read(&w->chain, &lim, &failed, NULL);
+        failed += unlinked_levels(w);
+        if (ap_affinity_read(&w->root, w->have_model ? &w->model.cpuset : NULL, &aff, NULL) != 0)
+                aff.cpus = 0;
+        res->has_limit = lim.limited;
+        res->quota_us = lim.limited ? lim.quota_us : 0;
+        res->period_us = lim.limited ? lim.period_us : 0;
+        res->affinity = aff.cpus;
+        if (failed > 0)
+                return false;
+        res->procs = ap_limits_procs(w->config, lim.limited, lim.quota_us, lim.period_us, aff.cpus);
+        return true;
+}
+
+static bool same_reading(const ApWatchResult *a, const ApWatchResult *b)
+{
+        return a->procs == b->procs && a->has_limit == b->has_limit && a->quota_us == b->quota_us &&
+               a->period_us == b->period_us && a->affinity == b->affinity;
+}
+
+int ap_watch_new(const autoprocs_config *config, ApWatch **ret)
+{
+        _cleanup_(ap_watch_freep) ApWatch *w = NULL;
+        struct statfs sfs;
+        char proc[32];
+        bool live;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->root = AP_PROBE_ROOT_NULL;
+        w->proc_cgroup_fd = w->mountinfo_fd = -1;
+        r = ap_config_copy(config, &w->config);
+        if (r < 0)
+                return r;
+        live = !w->config->root;
+        r = ap_probe_root_open(live ? "/" : w->config->root, w->config->pid, live, &w->root);
+        if (r < 0)
+                return r;
+        /* A given root is taken as plain files; on cgroupfs the nlink check is merely redundant. */
+        w->plain_files = !live;
+
+        (void)snprintf(w->mountinfo_path, sizeof(w->mountinfo_path), "%s/mountinfo",
+                       ap_probe_proc_dir(&w->root, proc, sizeof(proc)));
+        w->mountinfo_fd = ap_open_at(w->root.root_fd, w->mountinfo_path, O_RDONLY);
+        if (w->mountinfo_fd >= 0)
+                w->mountinfo_pollable = fstatfs(w->mountinfo_fd, &sfs) == 0 &&
+                                        sfs.f_type == PROC_SUPER_MAGIC;
+        if (!w->config->cgroup_dir) {
+                r = ap_proc_cgroup_open(&w->root);
+                w->proc_cgroup_fd = r >= 0 ? r : -1;
+        }
+
+        r = resolve(w);
+        if (r < 0)
+                return r;
+        if (!read_once(w, &w->last)) {
+                /* Odd files at start: what detection would say, procs 0 if nothing at all. */
+                w->last.flags = AP_WATCH_FAILED;
+        }
+        *ret = AP_TAKE_PTR(w);
+        return 0;
+}
+
+ApWatch *ap_watch_free(ApWatch *w)
+{
+        if (!w)
+                return NULL;
+        drop_model(w);
+        w->proc_cgroup_fd = ap_close(w->proc_cgroup_fd);
+        w->mountinfo_fd = ap_close(w->mountinfo_fd);
+        ap_probe_root_done(&w->root);
+        autoprocs_config_free(w->config);
+        free(w);
+        return NULL;
+}
+
+const ApWatchResult *ap_watch_last(const ApWatch *w)
+{
+        return &w->last;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+        struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+                ;
+}
+
+int ap_watch_tick(ApWatch *w, uint64_t confirm_ns, ApWatchResult *ret)
+{
+        ApWatchResult res, again;
+        unsigned flags = 0;
+        bool ok;
+
+        if (w->proc_cgroup_fd >= 0 && w->have_model) {
+                int m = ap_cgroup_model_moved(&w->model, w->proc_cgroup_fd);
+
+                /* < 0: unreadable now (the pid exited?): a fresh resolution will say. */
+                if (m > 0)
+                        flags |= AP_WATCH_MOVED;
+                else if (m < 0)
+                        flags |= AP_WATCH_RERESOLVED;
+        }
+        if (mountinfo_changed(w))
+                flags |= AP_WATCH_REMOUNTED;
+        if (flags)
+                (void)resolve(w);
+
+        ok = read_once(w, &res);
+        if (!ok) {
+                /* Something changed under an open fd: resolve afresh and read once more. */
+                flags |= AP_WATCH_RERESOLVED;
+                (void)resolve(w);
+                ok = read_once(w, &res);
+        }
+        if (ok && confirm_ns > 0 && !same_reading(&res, &w->last)) {
+                /* A change: read again a moment later and believe it only if it holds. */
+                sleep_ns(confirm_ns);
+                if (!read_once(w, &again) || !same_reading(&res, &again)) {
+                        /* In flux (a v1 quota/period pair half written): decide next tick. */
+                        *ret = w->last;
+                        ret->flags = flags;
+                        return 0;
+                }
+        }
+        if (!ok) {
+                res.procs = 0;
+                res.flags = flags | AP_WATCH_FAILED;
+                *ret = res;
+                w->last.flags = res.flags;
+                return 0;
+        }
+        if (!same_reading(&res, &w->last) || (w->last.flags & AP_WATCH_FAILED))
+                flags |= AP_WATCH_LIMIT_CHANGED;
+        res.flags = flags;
+        w->last = res;
+        *ret = res;
+        return 0;
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `autoprocs exec` end to end: the built CLI (path in $AP_CLI) runs `env` and other small
+ * commands; the test reads what the child saw.  Uses fixture trees (--root) so the expected count
+ * is known: v2-quota-1.5 (1.5 CPUs, 4 CPUs affinity) gives go125 = 2, floor = 1.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "ap-test.h"
+
+typedef struct Run {
+        int status;      /* as from waitpid */
+        pid_t pid;
+        char out[16384];
+        char err[4096];
+} Run;
+
+static const char *cli(void)
+{
+        const char *p = getenv("AP_CLI");
+
+        ck_assert_msg(p && *p, "AP_CLI (path of the autoprocs CLI) is not set");
+        return p;
+}
+
+static void read_all(int fd, char *buf, size_t size)
+{
+        size_t len = 0;
+        ssize_t n;
+
+        while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                len += (size_t)n;
+        }
+        buf[len] = 0;
+}
+
+/* Run the CLI with @argv (NULL-terminated, without argv[0]) in environment @envp (NULL: ours). */
+static void run_cli(Run *r, char *const *args, char *const *envp)
+{
+        int out[2], err[2];
+        char *argv[64];
+        size_t n = 0;
+        pid_t pid;
+
+        argv[n++] = (char *)cli();
+        for (; args[n - 1]; n++)
+                argv[n] = args[n - 1];
+        argv[n] = NULL;
+        ck_assert(pipe(out) == 0 && pipe(err) == 0);
+        pid = fork();
+        ck_assert(pid >= 0);
+        if (pid == 0) {
+                dup2(out[1], 1);
+                dup2(err[1], 2);
+                close(out[0]);
+                close(err[0]);
+                if (envp)
+                        execve(argv[0], argv, envp);
+                else
+                        execv(argv[0], argv);
+                _exit(99);
+        }
+        close(out[1]);
+        close(err[1]);
+        read_all(out[0], r->out, sizeof(r->out));
+        read_all(err[0], r->err, sizeof(r->err));
+        close(out[0]);
+        close(err[0]);
+        ck_assert(waitpid(pid, &r->status, 0) == pid);
+        r->pid = pid;
+}
+
+/* The value of @name in `env` output, or NULL. */
+static const char *env_value(const char *out, const char *name, char *buf, size_t size)
+{
+        size_t nl = strlen(name);
+
+        for (const char *p = out; p && *p;) {
+                const char *e = strchr(p, '\n');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+
+                if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+                        snprintf(buf, size, "%.*s", (int)(len - nl - 1), p + nl + 1);
+                        return buf;
+                }
+                p = e ? e + 1 : NULL;
+        }
+        return NULL;
+}
+
+static void expect_var(const Run *r, const char *name, const char *want)
+{
+        char buf[512];
+        const char *v = env_value(r->out, name, buf, sizeof(buf));
+
+        if (!want) {
+                ck_assert_msg(v == NULL, "%s=%s should be unset", name, v);
+                return;
+        }
+        ck_assert_msg(v != NULL, "%s not set; stderr: %s", name, r->err);
+        ck_assert_msg(strcmp(v, want) == 0, "%s=%s, want %s", name, v, want);
+}
+
+static const char *const count_vars[] = { "GOMAXPROCS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                          "MKL_NUM_THREADS", "UV_THREADPOOL_SIZE",
+                                          "AUTOPROCS_PROCS" };
+
+START_TEST(test_sets_every_variable)
+{
+        char *args[] = { "exec", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env",
+                         NULL };
+        char *envp[] = { "PATH=/usr/bin:/bin", "KEEP=me", NULL };
+        Run r;
+
+        run_cli(&r, args, envp);
+        ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d, stderr: %s",
+                      r.status, r.err);
+        for (size_t i = 0; i < sizeof(count_vars) / sizeof(count_vars[0]); i++)
+                expect_var(&r, count_vars[i], "2");
+        expect_var(&r, "KEEP", "me");
+        expect_var(&r, "JAVA_TOOL_OPTIONS", NULL);
+}
+END_TEST
+
+START_TEST(test_policy_option)
+{
+        char *args[] = { "exec", "--policy", "floor", "--root",
+                         (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env", NULL };
+        char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+        Run r;
+
+        run_cli(&r, args, envp);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 0);
+        expect_var(&r, "GOMAXPROCS", "1");
+        expect_var(&r, "OMP_NUM_THREADS", "1");
+}
+END_TEST
+
+START_TEST(test_existing_kept_unless_force)
+{
+        char *args[] = { "exec", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env",
+                         NULL };
+        char *forced[] = { "exec", "--force", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"),
+                           "--", "env", NULL };
+        char *envp[] = { "PATH=/usr/bin:/bin", "GOMAXPROCS=7", "OMP_NUM_THREADS=5", NULL };
+        Run r;
+
+        run_cli(&r, args, envp);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 0);
+        expect_var(&r, "GOMAXPROCS", "7");
+        expect_var(&r, "OMP_NUM_THREADS", "5");
+        expect_var(&r, "MKL_NUM_THREADS", "2");
+
+        run_cli(&r, forced, envp);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 0);
+        expect_var(&r, "GOMAXPROCS", "2");
+        expect_var(&r, "OMP_NUM_THREADS", "2");
+}
+END_TEST
+
+START_TEST(test_autoprocs_procs_is_the_count)
+{
+        /* The operator's AUTOPROCS_PROCS wins over detection and sizes the others too. */
+        char *args[] = { "exec", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env",
+                         NULL };
+        char *envp[] = { "PATH=/usr/bin:/bin", "AUTOPROCS_PROCS=3", NULL };
+        Run r;
+
+        run_cli(&r, args, envp);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 0);
+        expect_var(&r, "GOMAXPROCS", "3");
+        expect_var(&r, "UV_THREADPOOL_SIZE", "3");
+        expect_var(&r, "AUTOPROCS_PROCS", "3");
+}
+END_TEST
+
+START_TEST(test_java)
+{
+        char *args[] = { "exec", "--java", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"),
+                         "--", "env", NULL };
+        char *forced[] = { "exec", "--java", "--force", "--root",
+                           (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env", NULL };
+        char *envp1[] = { "PATH=/usr/bin:/bin", NULL };
+        char *envp2[] = { "PATH=/usr/bin:/bin", "JAVA_TOOL_OPTIONS=-Xmx1g  -XX:+UseG1GC", NULL };
+        char *envp3[] = { "PATH=/usr/bin:/bin",
+                          "JAVA_TOOL_OPTIONS=-XX:ActiveProcessorCount=9 -Xss1m", NULL };
+        Run r;
+
+        run_cli(&r, args, envp1);
+        expect_var(&r, "JAVA_TOOL_OPTIONS", "-XX:ActiveProcessorCount=2");
+        run_cli(&r, args, envp2);
+        expect_var(&r, "JAVA_TOOL_OPTIONS", "-Xmx1g  -XX:+UseG1GC -XX:ActiveProcessorCount=2");
+        run_cli(&r, args, envp3);
+        expect_var(&r, "JAVA_TOOL_OPTIONS", "-XX:ActiveProcessorCount=9 -Xss1m");
+        run_cli(&r, forced, envp3);
+        expect_var(&r, "JAVA_TOOL_OPTIONS", "-Xss1m -XX:ActiveProcessorCount=2");
+}
+END_TEST
+
+START_TEST(test_exec_keeps_pid_and_status)
+{
+        /* An exec, not a child: the shell's $$ is the pid we forked, its exit code is ours. */
+        char *args[] = { "exec", "--", "sh", "-c", "echo $$; exit 3", NULL };
+        char want[32];
+        Run r;
+
+        run_cli(&r, args, NULL);
+        ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3, "status %d", r.status);
+        snprintf(want, sizeof(want), "%d\n", (int)r.pid);
+        ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+START_TEST(test_signal_passes_through)
+{
+        char *args[] = { "exec", "--", "sh", "-c", "kill -TERM $$", NULL };
+        Run r;
+
+        run_cli(&r, args, NULL);
+        ck_assert_msg(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGTERM, "status %d",
+                      r.status);
+}
+END_TEST
+
+START_TEST(test_not_found)
+{
+        char *args[] = { "exec", "--", "autoprocs-no-such-command-xyz", NULL };
+        Run r;
+
+        run_cli(&r, args, NULL);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 127);
+        ck_assert_ptr_nonnull(strstr(r.err, "autoprocs-no-such-command-xyz"));
+        /* One line. */
+        ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+}
+END_TEST
+
+START_TEST(test_bad_usage)
+{
+        char *no_cmd[] = { "exec", NULL };
+        char *bad_policy[] = { "exec", "--policy", "round", "--", "true", NULL };
+        char *bad_min[] = { "exec", "--min", "-1", "--", "true", NULL };
+        char *bad_reserve[] = { "exec", "--reserve", "0.00001", "--", "true", NULL };
+        char **cases[] = { no_cmd, bad_policy, bad_min, bad_reserve };
+        Run r;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                run_cli(&r, cases[i], NULL);
+                ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 125,
+                              "case %zu: status %d", i, r.status);
+                ck_assert_msg(strstr(r.err, "autoprocs exec") != NULL, "case %zu: '%s'", i, r.err);
+        }
+}
+END_TEST
+
+START_TEST(test_live_system)
+{
+        /* The real machine: every variable is a positive count. */
+        char *args[] = { "exec", "--", "env", NULL };
+        char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+        char buf[64];
+        const char *v;
+        Run r;
+
+        run_cli(&r, args, envp);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 0);
+        v = env_value(r.out, "GOMAXPROCS", buf, sizeof(buf));
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_ge(atoi(v), 1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("exec");
+        TCase *tc = tcase_create("exec");
+
+        tcase_add_test(tc, test_sets_every_variable);
+        tcase_add_test(tc, test_policy_option);
+        tcase_add_test(tc, test_existing_kept_unless_force);
+        tcase_add_test(tc, test_autoprocs_procs_is_the_count);
+        tcase_add_test(tc, test_java);
+        tcase_add_test(tc, test_exec_keeps_pid_and_status);
+        tcase_add_test(tc, test_signal_passes_through);
+        tcase_add_test(tc, test_not_found);
+        tcase_add_test(tc, test_bad_usage);
+        tcase_add_test(tc, test_live_system);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return ap_test_run(suite());
+}

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ApWatch (lib/watch.c) on fixture trees the test rewrites between ticks: the recommendation
+ * follows every change of the limit, a move to another cgroup, a vanished file and a mount
+ * change, and garbage never turns into a size.  Policy ceil, 4 CPUs of affinity, so that every
+ * limit has its own answer: 0.5 -> 1, 1.5 -> 2, 2.5 -> 3, unlimited -> 4.
+ */
+#include <sys/stat.h>
+
+#include "ap-test.h"
+#include "util/macro.h"
+#include "watch.h"
+
+#define LEAF "sys/fs/cgroup/app.slice/app.service/cpu.max"
+#define PARENT "sys/fs/cgroup/app.slice/cpu.max"
+
+static char *tree;
+
+static void setup(void)
+{
+        tree = ap_test_fixture_copy("v2-quota-1.5");
+}
+
+static void teardown(void)
+{
+        ap_test_rmtree(tree);
+        tree = NULL;
+}
+
+static ApWatch *watch_new(autoprocs_policy policy)
+{
+        autoprocs_config c;
+        ApWatch *w = NULL;
+
+        ap_config_init_defaults(&c);
+        c.policy = policy;
+        c.root = tree;
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        ck_assert_ptr_nonnull(w);
+        return w;
+}
+
+static ApWatchResult tick(ApWatch *w)
+{
+        ApWatchResult r;
+
+        ck_assert_int_eq(ap_watch_tick(w, 0, &r), 0);
+        return r;
+}
+
+START_TEST(test_limit_sequence)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        ApWatchResult r;
+
+        ck_assert_uint_eq(ap_watch_last(w)->procs, 2);
+        ck_assert(ap_watch_last(w)->has_limit);
+        ck_assert_uint_eq(ap_watch_last(w)->affinity, 4);
+
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 2);
+        ck_assert_uint_eq(r.flags, 0);
+
+        ap_test_write(tree, LEAF, "50000 100000\n");
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 1);
+        ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
+        ck_assert_uint_eq(r.quota_us, 50000);
+        ck_assert_uint_eq(r.period_us, 100000);
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 1);
+        ck_assert_uint_eq(r.flags, 0);
+
+        ap_test_write(tree, LEAF, "250000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 3);
+
+        ap_test_write(tree, LEAF, "max 100000\n");
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 4);
+        ck_assert(!r.has_limit);
+
+        ap_test_write(tree, LEAF, "100000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 1);
+
+        /* The parent binds when it is lower. */
+        ap_test_write(tree, PARENT, "60000 200000\n");
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 1);
+        ck_assert_uint_eq(r.quota_us, 60000);
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_policy_applies)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_GO125);
+
+        ap_test_write(tree, LEAF, "50000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 2); /* go125: at least 2 */
+        ap_test_write(tree, LEAF, "350000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 4);
+        ap_test_write(tree, LEAF, "950000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 4); /* capped by affinity */
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_moved_to_another_cgroup)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        ApWatchResult r;
+
+        ap_test_write(tree, "sys/fs/cgroup/other.slice/cgroup.controllers", "cpuset cpu io memory pids\n");
+        ap_test_write(tree, "sys/fs/cgroup/other.slice/cpu.max", "max 100000\n");
+        ap_test_write(tree, "sys/fs/cgroup/other.slice/job/cgroup.controllers", "cpuset cpu io memory pids\n");
+        ap_test_write(tree, "sys/fs/cgroup/other.slice/job/cpu.max", "300000 100000\n");
+        ap_test_write(tree, "sys/fs/cgroup/other.slice/job/cgroup.procs", "4242\n");
+        ck_assert_uint_eq(tick(w).procs, 2);
+
+        ap_test_write(tree, "proc/self/cgroup", "0::/other.slice/job\n");
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 3);
+        ck_assert(r.flags & AP_WATCH_MOVED);
+
+        /* The old cgroup's files no longer matter; the new one's are watched. */
+        ap_test_write(tree, LEAF, "10000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 3);
+        ap_test_write(tree, "sys/fs/cgroup/other.slice/job/cpu.max", "50000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 1);
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_file_vanishes)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        char path[4096];
+        ApWatchResult r;
+
+        ap_test_write(tree, PARENT, "200000 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 2); /* leaf 1.5 binds */
+        snprintf(path, sizeof(path), "%s/%s", tree, LEAF);
+        ck_assert_int_eq(unlink(path), 0);
+        r = tick(w);
+        /* No cpu.max at the leaf = no limit there: the parent's 2 CPUs bind. */
+        ck_assert_uint_eq(r.procs, 2);
+        ck_assert_uint_eq(r.quota_us, 200000);
+        ck_assert(r.flags & AP_WATCH_RERESOLVED);
+
+        snprintf(path, sizeof(path), "%s/%s", tree, PARENT);
+        ck_assert_int_eq(unlink(path), 0);
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 4);
+        ck_assert(!r.has_limit);
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_garbage_never_resizes)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        static const char *const garbage[] = { "banana\n", "", "-5 100000\n", "100000 0\n",
+                                               "1 2 3\n", "max max\n" };
+        ApWatchResult r;
+
+        for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+                ap_test_write(tree, LEAF, garbage[i]);
+                r = tick(w);
+                ck_assert_msg(r.flags & AP_WATCH_FAILED, "'%s' did not fail", garbage[i]);
+                ck_assert_msg(r.procs == 0, "'%s' gave %u", garbage[i], r.procs);
+        }
+        /* Fixed: back to a size, reported as a change. */
+        ap_test_write(tree, LEAF, "250000 100000\n");
+        r = tick(w);
+        ck_assert_uint_eq(r.procs, 3);
+        ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
+        ck_assert(!(r.flags & AP_WATCH_FAILED));
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_mountinfo_change_reresolves)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        char path[4096];
+        ApWatchResult r;
+        FILE *f;
+
+        ck_assert_uint_eq(tick(w).flags, 0);
+        /* Same content, new mtime and size: a remount as the plain-file signature sees it. */
+        snprintf(path, sizeof(path), "%s/proc/self/mountinfo", tree);
+        f = fopen(path, "ae");
+        ck_assert_ptr_nonnull(f);
+        fputs("99 24 0:99 / /mnt rw,relatime shared:99 - tmpfs tmpfs rw\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        r = tick(w);
+        ck_assert(r.flags & AP_WATCH_REMOUNTED);
+        ck_assert_uint_eq(r.procs, 2);
+        ck_assert_uint_eq(tick(w).flags, 0);
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_affinity_change)
+{
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        ApWatchResult r;
+
+        ap_test_write(tree, LEAF, "max 100000\n");
+        ck_assert_uint_eq(tick(w).procs, 4);
+        ap_test_write(tree, "sys/fs/cgroup/app.slice/app.service/cpuset.cpus.effective", "0-2\n");
+        r = tick(w);
+        ck_assert_uint_eq(r.affinity, 3);
+        ck_assert_uint_eq(r.procs, 3);
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_confirm_read)
+{
+        /* With a confirmation delay a stable change goes through the same. */
+        ApWatch *w = watch_new(AUTOPROCS_POLICY_CEIL);
+        ApWatchResult r;
+
+        ap_test_write(tree, LEAF, "50000 100000\n");
+        ck_assert_int_eq(ap_watch_tick(w, 1000000, &r), 0);
+        ck_assert_uint_eq(r.procs, 1);
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_live_system)
+{
+        autoprocs_config c;
+        ApWatch *w = NULL;
+        ApWatchResult r;
+
+        ap_config_init_defaults(&c);
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        ck_assert_uint_ge(ap_watch_last(w)->procs, 1);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(ap_watch_tick(w, 0, &r), 0);
+                ck_assert_uint_ge(r.procs, 1);
+                ck_assert(!(r.flags & (AP_WATCH_MOVED | AP_WATCH_REMOUNTED | AP_WATCH_FAILED)));
+        }
+        ap_watch_free(w);
+}
+END_TEST
+
+START_TEST(test_v1_quota_and_period)
+{
+        autoprocs_config c;
+        ApWatch *w = NULL;
+        char *t = ap_test_fixture_copy("v1-cpu-cpuacct");
+        ApWatchResult r;
+        char leaf[512];
+        FILE *p;
+
+        /* Find the process directory in this fixture from its cgroup file (cpu,cpuacct line). */
+        snprintf(leaf, sizeof(leaf), "grep -h ':cpu,cpuacct:' '%s/proc/self/cgroup' | cut -d: -f3",
+                 t);
+        p = popen(leaf, "r");
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(leaf, sizeof(leaf), p));
+        pclose(p);
+        leaf[strcspn(leaf, "\n")] = 0;
+
+        ap_config_init_defaults(&c);
+        c.policy = AUTOPROCS_POLICY_CEIL;
+        c.root = t;
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        {
+                char q[1024], per[1024];
+
+                snprintf(q, sizeof(q), "sys/fs/cgroup/cpu,cpuacct%s/cpu.cfs_quota_us", leaf);
+                snprintf(per, sizeof(per), "sys/fs/cgroup/cpu,cpuacct%s/cpu.cfs_period_us", leaf);
+                ap_test_write(t, per, "100000\n");
+                ap_test_write(t, q, "50000\n");
+                r = tick(w);
+                ck_assert_uint_eq(r.procs, 1);
+                ck_assert_uint_eq(r.quota_us, 50000);
+                ap_test_write(t, q, "-1\n");
+                r = tick(w);
+                ck_assert(!r.has_limit || r.quota_us != 50000);
+                ap_test_write(t, per, "50000\n");
+                ap_test_write(t, q, "125000\n");
+                r = tick(w);
+                ck_assert_uint_eq(r.quota_us, 125000);
+                ck_assert_uint_eq(r.period_us, 50000);
+                ck_assert_uint_eq(r.procs, AP_MIN(3u, r.affinity));
+        }
+        ap_watch_free(w);
+        ap_test_rmtree(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("watch");
+        TCase *tc = tcase_create("fixtures");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_limit_sequence);
+        tcase_add_test(tc, test_policy_applies);
+        tcase_add_test(tc, test_moved_to_another_cgroup);
+        tcase_add_test(tc, test_file_vanishes);
+        tcase_add_test(tc, test_garbage_never_resizes);
+        tcase_add_test(tc, test_mountinfo_change_reresolves);
+        tcase_add_test(tc, test_affinity_change);
+        tcase_add_test(tc, test_confirm_read);
+        tcase_add_test(tc, test_live_system);
+        tcase_add_test(tc, test_v1_quota_and_period);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return ap_test_run(suite());
+}
