@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "probes/cgroup-limit.h"
 #include "probes/cgroup-path.h"
 #include "probes/cpuset.h"
-#include "limits.h"
 #include "probes/probe.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -158,7 +158,15 @@ static bool read_once(ApWatch *w, ApWatchResult *res)
         res->affinity = aff.cpus;
         if (failed > 0)
                 return false;
-        res->procs = ap_limits_procs(w->config, lim.limited, lim.quota_us, lim.period_us, aff.cpus);
+        res->procs = ap_limits_procs(&(ApLimitsInput){
+                .has_limit = lim.limited,
+                .quota_us = lim.quota_us,
+                .period_us = lim.period_us,
+                .affinity = aff.cpus,
+                .policy = w->config->policy,
+                .min_procs = w->config->min_procs,
+                .reserve_millicpus = w->config->reserve_millicpus,
+        });
         return true;
 }
 
