@@ -276,8 +276,7 @@ def check_human(exe, fixtures):
     if out.lstrip().startswith("{"):
         errs.append("without --json the output must be the human report, got JSON")
     for needle, why in (("1.5", "the limit (1.5 CPUs)"),
-                        ("/kubepods.slice/pod1", "the binding cgroup"),
-                        ("go125", "the policy")):
+                        ("/kubepods.slice/pod1", "the binding cgroup")):
         if needle not in out:
             errs.append("report does not mention %s (%r): %r" % (why, needle, out[:500]))
     if not any(n in out for n in ("300", "4.25", "4.2")):
