@@ -14,6 +14,7 @@
 int ap_probe_root_open(const char *dir, int pid, bool live, ApProbeRoot *ret)
 {
         _cleanup_close_ int root_fd = -1, mnt_fd = -1;
+        bool fallback = false;
 
         if (!dir || !ret || pid < 0)
                 return -EINVAL;
@@ -27,8 +28,16 @@ int ap_probe_root_open(const char *dir, int pid, bool live, ApProbeRoot *ret)
 
                 snprintf(path, sizeof(path), "proc/%d/root", pid);
                 mnt_fd = ap_open_at(root_fd, path, O_RDONLY | O_DIRECTORY);
-                if (mnt_fd < 0)
-                        return mnt_fd;
+                if (mnt_fd == -ENOENT)
+                        return -ESRCH;
+                if (mnt_fd < 0) {
+                        /* Not ours to enter (EACCES): its cgroup files are still readable at the
+                         * same paths in our namespace in the common case. */
+                        fallback = true;
+                        mnt_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+                        if (mnt_fd < 0)
+                                return AP_NEG_ERRNO();
+                }
         } else {
                 mnt_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
                 if (mnt_fd < 0)
@@ -39,6 +48,7 @@ int ap_probe_root_open(const char *dir, int pid, bool live, ApProbeRoot *ret)
                 .mnt_fd = AP_TAKE_FD(mnt_fd),
                 .pid = pid,
                 .live = live,
+                .mnt_fallback = fallback,
         };
         return 0;
 }

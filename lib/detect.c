@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * autoprocs_detect(): run the probes over one root and apply the policy (limits.c).  Starts no
+ * thread, keeps no state: every call opens, reads and closes.  A fact that cannot be read is left
+ * unknown with a warning; only the absence of any CPU count at all is an error.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "detect.h"
+#include "limits.h"
+#include "probes/cgroup-limit.h"
+#include "probes/cgroup-path.h"
+#include "probes/cpuset.h"
+#include "probes/cpustat.h"
+#include "probes/psi.h"
+#include "util/cleanup.h"
+
+AUTOPROCS_API autoprocs_facts *autoprocs_facts_free(autoprocs_facts *f)
+{
+        if (!f)
+                return NULL;
+        free(f->cgroup_path);
+        free(f->limit_cgroup);
+        free(f->limit_file);
+        for (size_t i = 0; i < f->n_warnings; i++)
+                free(f->warnings[i]);
+        free(f->warnings);
+        free(f);
+        return NULL;
+}
+
+AP_DEFINE_CLEANUP(autoprocs_facts *, autoprocs_facts_free)
+
+int ap_facts_add_warning(autoprocs_facts *f, const char *w)
+{
+        char **v = realloc(f->warnings, (f->n_warnings + 1) * sizeof(*v));
+        char *d;
+
+        if (!v)
+                return -ENOMEM;
+        f->warnings = v;
+        d = strdup(w);
+        if (!d)
+                return -ENOMEM;
+        f->warnings[f->n_warnings++] = d;
+        return 0;
+}
+
+static int dup_opt(const char *s, char **ret)
+{
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+/* Limit, throttling and usage over the cpu hierarchy of @m. */
+static int detect_limit(const ApProbeRoot *root, const ApCgroupModel *m, autoprocs_facts *f,
+                        ApWarnings *warn)
+{
+        ApLimitChain chain = AP_LIMIT_CHAIN_NULL;
+        ApCpuLimit lim;
+        ApCpuStat st;
+        const char *stat_dir, *acct_dir = NULL;
+        int r;
+
+        if (m->cpu.version == 0)
+                return 0;
+        if (!m->cpu.dir) {
+                f->limit_unknown = true;
+                return 0;
+        }
+        r = ap_limit_chain_open(root, &m->cpu, &chain, warn);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return 0;
+        (void)ap_limit_chain_read(&chain, &lim, NULL, warn);
+        stat_dir = m->cpu.dir;
+        if (lim.limited) {
+                f->has_limit = true;
+                f->quota_us = lim.quota_us;
+                f->period_us = lim.period_us;
+                if (dup_opt(lim.cgroup, &f->limit_cgroup) < 0 || dup_opt(lim.file, &f->limit_file) < 0) {
+                        ap_limit_chain_done(&chain);
+                        return -ENOMEM;
+                }
+                stat_dir = chain.levels[lim.level].dir;
+        }
+        /* v1 usage: cpuacct.usage in the same directory when cpuacct is co-mounted with cpu, else in
+         * the process's own cpuacct cgroup. */
+        if (m->cpu.version == 1 && m->cpuacct.version == 1 && m->cpuacct.dir)
+                acct_dir = m->cpuacct.top && m->cpu.top && strcmp(m->cpuacct.top, m->cpu.top) == 0 ? stat_dir
+                                                                                                  : m->cpuacct.dir;
+        r = ap_cpu_stat_read(root, stat_dir, acct_dir, &st, warn);
+        ap_limit_chain_done(&chain);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                f->has_throttling = st.has_throttling;
+                f->throttling = (autoprocs_throttling){
+                        .nr_periods = st.nr_periods,
+                        .nr_throttled = st.nr_throttled,
+                        .throttled_usec = st.throttled_usec,
+                        .has_usage = st.has_usage,
+                        .usage_usec = st.usage_usec,
+                };
+        }
+        return 0;
+}
+
+static int detect_run(const autoprocs_config *c, autoprocs_facts *f, ApWarnings *warn)
+{
+        ApProbeRoot root = AP_PROBE_ROOT_NULL;
+        ApCgroupModel m = { 0 };
+        ApAffinity aff;
+        int r;
+
+        r = ap_probe_root_open(c->root ? c->root : "/", c->pid, !c->root, &root);
+        if (r < 0)
+                return r;
+        if (root.mnt_fallback)
+                ap_warn(warn, "/proc/%d/root: not accessible; mount points resolved in our own namespace", c->pid);
+        if (c->cgroup_dir)
+                r = ap_cgroup_model_for_dir(&root, c->cgroup_dir, &m, warn);
+        else
+                r = ap_cgroup_model_read(&root, &m, warn);
+        if (r < 0)
+                goto out;
+        f->cgroup_version = m.cpu.version;
+        if (m.cpu.version != 0 && (r = dup_opt(m.cpu.path, &f->cgroup_path)) < 0)
+                goto out;
+        r = detect_limit(&root, &m, f, warn);
+        if (r < 0)
+                goto out;
+        if (m.unified.version == 2 && m.unified.dir) {
+                r = ap_psi_read(&root, m.unified.dir, &f->pressure, warn);
+                if (r < 0)
+                        goto out;
+                f->has_pressure = r == 0;
+        } else
+                ap_warn(warn, "cpu.pressure: no cgroup v2 directory for this process (CPU PSI of the cgroup unknown)");
+        r = ap_affinity_read(&root, &m.cpuset, &aff, warn);
+        if (r < 0)
+                goto out;
+        if (r > 0) {
+                r = -ENOENT;
+                goto out;
+        }
+        f->affinity_cpus = aff.cpus;
+        f->procs = ap_limits_procs(&(ApLimitsInput){
+                .has_limit = f->has_limit,
+                .quota_us = f->quota_us,
+                .period_us = f->period_us,
+                .affinity = f->affinity_cpus,
+                .policy = f->policy,
+                .min_procs = f->min_procs,
+                .reserve_millicpus = f->reserve_millicpus,
+        });
+        r = 0;
+out:
+        ap_cgroup_model_done(&m);
+        ap_probe_root_done(&root);
+        return r;
+}
+
+AUTOPROCS_API int autoprocs_detect(const autoprocs_config *config, autoprocs_facts **ret_facts)
+{
+        _cleanup_(autoprocs_facts_freep) autoprocs_facts *f = NULL;
+        ApWarnings warn = AP_WARNINGS_NULL;
+        autoprocs_config defaults;
+        int r;
+
+        if (!ret_facts)
+                return -EINVAL;
+        if (!config) {
+                ap_config_init_defaults(&defaults);
+                config = &defaults;
+        }
+        if ((unsigned)config->policy > AUTOPROCS_POLICY_AUTOMAXPROCS || config->pid < 0)
+                return -EINVAL;
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->policy = config->policy;
+        f->min_procs = config->min_procs;
+        f->reserve_millicpus = config->reserve_millicpus;
+        r = detect_run(config, f, &warn);
+        if (r >= 0) {
+                /* Hand the warnings over (steal the array). */
+                f->warnings = warn.v;
+                f->n_warnings = warn.n;
+                warn = AP_WARNINGS_NULL;
+        }
+        ap_warnings_done(&warn);
+        if (r < 0)
+                return r;
+        *ret_facts = AP_TAKE_PTR(f);
+        return 0;
+}

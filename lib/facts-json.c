@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * autoprocs_facts_to_json(): the JSON object of CONTRACT-detect.md, every field present, null
+ * where unknown.  Numbers are exact decimals of integer facts (no float formatting, no locale):
+ * cpus = quota/period to 6 places, seconds = µs/10^6, PSI averages with the kernel's 2 places.
+ */
+#include <errno.h>
+
+#include "detect.h"
+#include "util/json.h"
+
+static void psi_fields(ApBuf *b, const char *kind, const ApPsiLine *l)
+{
+        ap_buf_printf(b, ",\"%s_avg10\":", kind);
+        if (l)
+                ap_buf_decimal(b, l->avg10, 100, 2);
+        else
+                ap_buf_puts(b, "null");
+        ap_buf_printf(b, ",\"%s_avg60\":", kind);
+        if (l)
+                ap_buf_decimal(b, l->avg60, 100, 2);
+        else
+                ap_buf_puts(b, "null");
+        ap_buf_printf(b, ",\"%s_avg300\":", kind);
+        if (l)
+                ap_buf_decimal(b, l->avg300, 100, 2);
+        else
+                ap_buf_puts(b, "null");
+        ap_buf_printf(b, ",\"%s_total_seconds\":", kind);
+        if (l)
+                ap_buf_decimal(b, l->total_usec, 1000000, 6);
+        else
+                ap_buf_puts(b, "null");
+}
+
+AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *f, char **ret_json)
+{
+        ApBuf b = AP_BUF_NULL;
+
+        if (!f || !ret_json)
+                return -EINVAL;
+        ap_buf_printf(&b, "{\"cgroup_version\":%d,\"cgroup_path\":", f->cgroup_version);
+        ap_buf_json_string_or_null(&b, f->cgroup_path);
+        ap_buf_puts(&b, ",\"limit\":");
+        if (f->has_limit) {
+                ap_buf_printf(&b, "{\"quota_us\":%llu,\"period_us\":%llu,\"cpus\":",
+                              (unsigned long long)f->quota_us, (unsigned long long)f->period_us);
+                ap_buf_decimal(&b, f->quota_us, f->period_us, 6);
+                ap_buf_puts(&b, ",\"cgroup\":");
+                ap_buf_json_string_or_null(&b, f->limit_cgroup);
+                ap_buf_puts(&b, "}");
+        } else
+                ap_buf_puts(&b, "null");
+        ap_buf_printf(&b, ",\"affinity_cpus\":%u,\"procs\":%u,\"policy\":\"%s\",\"throttling\":", f->affinity_cpus,
+                      f->procs ? f->procs : 1, autoprocs_policy_to_string(f->policy));
+        if (f->has_throttling) {
+                ap_buf_printf(&b, "{\"nr_periods\":%llu,\"nr_throttled\":%llu,\"throttled_seconds\":",
+                              (unsigned long long)f->throttling.nr_periods,
+                              (unsigned long long)f->throttling.nr_throttled);
+                ap_buf_decimal(&b, f->throttling.throttled_usec, 1000000, 6);
+                ap_buf_puts(&b, "}");
+        } else
+                ap_buf_puts(&b, "null");
+        ap_buf_puts(&b, ",\"pressure\":");
+        if (f->has_pressure) {
+                ap_buf_puts(&b, "{");
+                /* psi_fields writes a leading comma: start after it. */
+                {
+                        ApBuf t = AP_BUF_NULL;
+
+                        psi_fields(&t, "some", &f->pressure.some);
+                        psi_fields(&t, "full", f->pressure.has_full ? &f->pressure.full : NULL);
+                        if (t.failed || !t.s)
+                                b.failed = true;
+                        else
+                                ap_buf_puts(&b, t.s + 1);
+                        ap_buf_done(&t);
+                }
+                ap_buf_puts(&b, "}");
+        } else
+                ap_buf_puts(&b, "null");
+        ap_buf_puts(&b, ",\"warnings\":[");
+        for (size_t i = 0; i < f->n_warnings; i++) {
+                if (i)
+                        ap_buf_puts(&b, ",");
+                ap_buf_json_string_or_null(&b, f->warnings[i]);
+        }
+        ap_buf_puts(&b, "]}");
+        return ap_buf_steal(&b, ret_json);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The accessors of autoprocs_facts (autoprocs.h, section 2).  NULL facts read as "unknown".
+ */
+#include <errno.h>
+
+#include "detect.h"
+
+AUTOPROCS_API int autoprocs_facts_cgroup_version(const autoprocs_facts *f)
+{
+        return f ? f->cgroup_version : 0;
+}
+
+AUTOPROCS_API const char *autoprocs_facts_cgroup_path(const autoprocs_facts *f)
+{
+        return f ? f->cgroup_path : NULL;
+}
+
+AUTOPROCS_API bool autoprocs_facts_has_limit(const autoprocs_facts *f)
+{
+        return f && f->has_limit;
+}
+
+AUTOPROCS_API uint64_t autoprocs_facts_quota_us(const autoprocs_facts *f)
+{
+        return f && f->has_limit ? f->quota_us : 0;
+}
+
+AUTOPROCS_API uint64_t autoprocs_facts_period_us(const autoprocs_facts *f)
+{
+        return f && f->has_limit ? f->period_us : 0;
+}
+
+AUTOPROCS_API double autoprocs_facts_limit_cpus(const autoprocs_facts *f)
+{
+        if (!f || !f->has_limit || f->period_us == 0)
+                return 0.0;
+        return (double)f->quota_us / (double)f->period_us;
+}
+
+AUTOPROCS_API const char *autoprocs_facts_limit_cgroup(const autoprocs_facts *f)
+{
+        return f && f->has_limit ? f->limit_cgroup : NULL;
+}
+
+AUTOPROCS_API unsigned autoprocs_facts_affinity_cpus(const autoprocs_facts *f)
+{
+        return f ? f->affinity_cpus : 0;
+}
+
+AUTOPROCS_API unsigned autoprocs_facts_procs(const autoprocs_facts *f)
+{
+        return f && f->procs ? f->procs : 1;
+}
+
+AUTOPROCS_API autoprocs_policy autoprocs_facts_policy(const autoprocs_facts *f)
+{
+        return f ? f->policy : AUTOPROCS_POLICY_GO125;
+}
+
+AUTOPROCS_API int autoprocs_facts_throttling(const autoprocs_facts *f, autoprocs_throttling *ret)
+{
+        if (!f || !ret)
+                return -EINVAL;
+        if (!f->has_throttling)
+                return -ENODATA;
+        *ret = f->throttling;
+        return 0;
+}
+
+static void psi_line(const ApPsiLine *l, double *a10, double *a60, double *a300, uint64_t *total)
+{
+        *a10 = l->avg10 / 100.0;
+        *a60 = l->avg60 / 100.0;
+        *a300 = l->avg300 / 100.0;
+        *total = l->total_usec;
+}
+
+AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *f, autoprocs_pressure *ret)
+{
+        autoprocs_pressure p = { 0 };
+
+        if (!f || !ret)
+                return -EINVAL;
+        if (!f->has_pressure)
+                return -ENODATA;
+        psi_line(&f->pressure.some, &p.some_avg10, &p.some_avg60, &p.some_avg300, &p.some_total_usec);
+        p.has_full = f->pressure.has_full;
+        if (p.has_full)
+                psi_line(&f->pressure.full, &p.full_avg10, &p.full_avg60, &p.full_avg300, &p.full_total_usec);
+        *ret = p;
+        return 0;
+}
+
+AUTOPROCS_API size_t autoprocs_facts_warning_count(const autoprocs_facts *f)
+{
+        return f ? f->n_warnings : 0;
+}
+
+AUTOPROCS_API const char *autoprocs_facts_warning(const autoprocs_facts *f, size_t i)
+{
+        return f && i < f->n_warnings ? f->warnings[i] : NULL;
+}
