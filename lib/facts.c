@@ -43,6 +43,11 @@ AUTOPROCS_API const char *autoprocs_facts_limit_cgroup(const autoprocs_facts *f)
         return f && f->has_limit ? f->limit_cgroup : NULL;
 }
 
+AUTOPROCS_API const char *autoprocs_facts_limit_file(const autoprocs_facts *f)
+{
+        return f && f->has_limit ? f->limit_file : NULL;
+}
+
 AUTOPROCS_API unsigned autoprocs_facts_affinity_cpus(const autoprocs_facts *f)
 {
         return f ? f->affinity_cpus : 0;

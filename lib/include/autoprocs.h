@@ -150,6 +150,10 @@ AUTOPROCS_API uint64_t autoprocs_facts_period_us(const autoprocs_facts *facts);
 AUTOPROCS_API double autoprocs_facts_limit_cpus(const autoprocs_facts *facts);
 /** The hierarchy-relative cgroup whose files bind, e.g. "/kubepods/pod1". */
 AUTOPROCS_API const char *autoprocs_facts_limit_cgroup(const autoprocs_facts *facts);
+/** The file whose value binds, as a path below the root, e.g.
+ *  "/sys/fs/cgroup/kubepods/pod1/cpu.max" (v1: the cpu.cfs_quota_us beside its cpu.cfs_period_us);
+ *  NULL without a limit. */
+AUTOPROCS_API const char *autoprocs_facts_limit_file(const autoprocs_facts *facts);
 /** CPUs allowed by affinity / cpuset; 0 if unknown. */
 AUTOPROCS_API unsigned autoprocs_facts_affinity_cpus(const autoprocs_facts *facts);
 /** The recommended processor count under the policy; never 0. */
