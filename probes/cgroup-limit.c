@@ -102,7 +102,8 @@ int ap_limit_chain_open(const ApProbeRoot *root, const ApCgroupLoc *loc, ApLimit
                                 rel[0] = 0;
                 }
                 l->dir = ap_path_join_rel(loc->top, rel);
-                l->hier_path = ap_path_join_abs(loc->mount_root ? loc->mount_root : "/", rel);
+                l->hier_path = loc->ns_rel ? ap_path_seen_from(loc->ns_rel, rel)
+                                           : ap_path_join_abs(loc->mount_root ? loc->mount_root : "/", rel);
                 l->file = l->dir ? display_path(l->dir, first) : NULL;
                 if (!l->dir || !l->hier_path || !l->file)
                         goto nomem;

@@ -97,7 +97,9 @@ enum {
  * top: dir is the process's cgroup directory, top the mount point (where the walk stops).
  * Levels between: dir, dirname(dir), ... , top.  hier_path names the process cgroup inside the
  * hierarchy: ROOT joined with the part of dir below top ("/kubepods/pod1"; ".." components kept
- * when ROOT has them).
+ * when ROOT has them).  When the directory was found by search below a ".." root, hierarchy paths
+ * are given relative to the process's cgroup namespace root, as /proc/<pid>/cgroup does ("/.." =
+ * the parent of the namespace root; ns_rel says where that root is below top).
  */
 typedef struct ApCgroupLoc {
         int version;          /* 0, 1 or 2 */
@@ -107,6 +109,9 @@ typedef struct ApCgroupLoc {
         char *top;            /* mount point, relative ("sys/fs/cgroup/cpu") */
         char *dir;            /* process directory, relative ("sys/fs/cgroup/cpu/kubepods/pod1") */
         char *hier_path;
+        char *ns_rel;         /* AP_LOC_SEARCHED: the directory (relative to top) of the process's
+                               * cgroup namespace root; hierarchy paths are then namespace-relative
+                               * ("/.." for the parent of that root).  NULL otherwise. */
 } ApCgroupLoc;
 
 typedef struct ApCgroupModel {

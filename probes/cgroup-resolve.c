@@ -44,6 +44,7 @@ void ap_cgroup_loc_done(ApCgroupLoc *loc)
         free(loc->top);
         free(loc->dir);
         free(loc->hier_path);
+        free(loc->ns_rel);
         *loc = (ApCgroupLoc){ 0 };
 }
 
@@ -56,7 +57,7 @@ static int loc_copy(const ApCgroupLoc *src, ApCgroupLoc *ret)
                 ap_cgroup_loc_done(&l);                 \
                 return -ENOMEM;                         \
         }
-        DUP(path) DUP(mount_root) DUP(top) DUP(dir) DUP(hier_path)
+        DUP(path) DUP(mount_root) DUP(top) DUP(dir) DUP(hier_path) DUP(ns_rel)
 #undef DUP
         *ret = l;
         return 0;
@@ -367,6 +368,20 @@ int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApM
                                 if (r < 0)
                                         goto fail;
                                 loc.flags |= AP_LOC_SEARCHED;
+                                /* The namespace root: rel less the path's own components. */
+                                if (!ap_path_has_dotdot(line->path)) {
+                                        size_t keep = ap_path_n_comps(rel) - ap_path_n_comps(line->path);
+                                        const char *p = rel, *c;
+                                        size_t l;
+
+                                        for (size_t k = 0; k < keep; k++)
+                                                (void)ap_path_next_comp(&p, &c, &l);
+                                        loc.ns_rel = strndup(rel, (size_t)(p - rel));
+                                        free(loc.hier_path);
+                                        loc.hier_path = loc.ns_rel ? ap_path_seen_from(loc.ns_rel, rel) : NULL;
+                                        if (!loc.hier_path)
+                                                goto fail;
+                                }
                                 ap_warn(warn, "mountinfo: %s mount root \"%s\" is outside the cgroup namespace; "
                                         "process %d found in /%s by its cgroup.procs", what, m->root, pid, loc.dir);
                                 *ret = loc;

@@ -121,3 +121,44 @@ char *ap_path_rel_of_abs(const char *abs)
         return ap_path_join_rel("", abs);
 }
 
+
+char *ap_path_seen_from(const char *base, const char *target)
+{
+        const char *b = base, *t = target, *bc, *tc, *t_rest;
+        size_t bl, tl, ups = 0, len;
+        char *d, *w;
+
+        /* Skip the common leading components. */
+        for (;;) {
+                const char *b2 = b, *t2 = t;
+
+                if (!ap_path_next_comp(&b2, &bc, &bl) || !ap_path_next_comp(&t2, &tc, &tl) || bl != tl ||
+                    memcmp(bc, tc, bl) != 0)
+                        break;
+                b = b2;
+                t = t2;
+        }
+        while (ap_path_next_comp(&b, &bc, &bl))
+                ups++;
+        while (*t == '/')
+                t++;
+        t_rest = t;
+        len = 1 + ups * 3 + strlen(t_rest) + 1;
+        d = malloc(len);
+        if (!d)
+                return NULL;
+        w = d;
+        for (size_t i = 0; i < ups; i++) {
+                memcpy(w, "/..", 3);
+                w += 3;
+        }
+        if (*t_rest)
+                w += sprintf(w, "/%s", t_rest);
+        if (w == d)
+                *w++ = '/';
+        *w = 0;
+        /* Drop a trailing '/' copied from @target. */
+        if (w - d > 1 && w[-1] == '/')
+                w[-1] = 0;
+        return d;
+}

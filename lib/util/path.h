@@ -25,3 +25,6 @@ char *ap_path_join_rel(const char *a, const char *b);
 char *ap_path_join_abs(const char *root, const char *rel);
 /* An absolute path as a path relative to "/": "/sys/fs" -> "sys/fs", "/" -> ".".  malloc'd. */
 char *ap_path_rel_of_abs(const char *abs);
+/* @target seen from @base, both relative to the same directory, as an absolute-looking path:
+ * base "a/b", target "a" -> "/.."; target "a/b/c" -> "/c"; target "" -> "/../..".  malloc'd. */
+char *ap_path_seen_from(const char *base, const char *target);
