@@ -109,10 +109,7 @@ static int root_cpuset_mems(char **ret)
 
         if (!root)
                 return ECGFAIL;
-        if (!cgroup_add_controller(root, "cpuset")) {
-                cgroup_free(&root);
-                return ECGFAIL;
-        }
+        /* cgroup_get_cgroup() fills the controllers itself from every hierarchy. */
         r = cgroup_get_cgroup(root);
         if (r == 0) {
                 c = cgroup_get_controller(root, "cpuset");

@@ -41,7 +41,7 @@ static void read_all(int fd, char *buf, size_t size)
 }
 
 /* Run the CLI with @argv (NULL-terminated, without argv[0]) in environment @envp (NULL: ours). */
-static void run_cli(Run *r, char *const *args, char *const *envp)
+static void run_cli(Run *r, const char *const *args, const char *const *envp)
 {
         int out[2], err[2];
         char *argv[64];
@@ -50,7 +50,7 @@ static void run_cli(Run *r, char *const *args, char *const *envp)
 
         argv[n++] = (char *)cli();
         for (; args[n - 1]; n++)
-                argv[n] = args[n - 1];
+                argv[n] = (char *)args[n - 1];
         argv[n] = NULL;
         ck_assert(pipe(out) == 0 && pipe(err) == 0);
         pid = fork();
@@ -61,7 +61,7 @@ static void run_cli(Run *r, char *const *args, char *const *envp)
                 close(out[0]);
                 close(err[0]);
                 if (envp)
-                        execve(argv[0], argv, envp);
+                        execve(argv[0], argv, (char *const *)envp);
                 else
                         execv(argv[0], argv);
                 _exit(99);
@@ -113,9 +113,9 @@ static const char *const count_vars[] = { "GOMAXPROCS", "OMP_NUM_THREADS", "OPEN
 
 START_TEST(test_sets_every_variable)
 {
-        char *args[] = { "exec", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env",
+        const char *args[] = { "exec", "--root", ap_test_fixture_path("v2-quota-1.5"), "--", "env",
                          NULL };
-        char *envp[] = { "PATH=/usr/bin:/bin", "KEEP=me", NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", "KEEP=me", NULL };
         Run r;
 
         run_cli(&r, args, envp);
@@ -130,9 +130,9 @@ END_TEST
 
 START_TEST(test_policy_option)
 {
-        char *args[] = { "exec", "--policy", "floor", "--root",
-                         (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env", NULL };
-        char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+        const char *args[] = { "exec", "--policy", "floor", "--root",
+                         ap_test_fixture_path("v2-quota-1.5"), "--", "env", NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", NULL };
         Run r;
 
         run_cli(&r, args, envp);
@@ -144,11 +144,11 @@ END_TEST
 
 START_TEST(test_existing_kept_unless_force)
 {
-        char *args[] = { "exec", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env",
+        const char *args[] = { "exec", "--root", ap_test_fixture_path("v2-quota-1.5"), "--", "env",
                          NULL };
-        char *forced[] = { "exec", "--force", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"),
+        const char *forced[] = { "exec", "--force", "--root", ap_test_fixture_path("v2-quota-1.5"),
                            "--", "env", NULL };
-        char *envp[] = { "PATH=/usr/bin:/bin", "GOMAXPROCS=7", "OMP_NUM_THREADS=5", NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", "GOMAXPROCS=7", "OMP_NUM_THREADS=5", NULL };
         Run r;
 
         run_cli(&r, args, envp);
@@ -167,9 +167,9 @@ END_TEST
 START_TEST(test_autoprocs_procs_is_the_count)
 {
         /* The operator's AUTOPROCS_PROCS wins over detection and sizes the others too. */
-        char *args[] = { "exec", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env",
+        const char *args[] = { "exec", "--root", ap_test_fixture_path("v2-quota-1.5"), "--", "env",
                          NULL };
-        char *envp[] = { "PATH=/usr/bin:/bin", "AUTOPROCS_PROCS=3", NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", "AUTOPROCS_PROCS=3", NULL };
         Run r;
 
         run_cli(&r, args, envp);
@@ -182,13 +182,13 @@ END_TEST
 
 START_TEST(test_java)
 {
-        char *args[] = { "exec", "--java", "--root", (char *)ap_test_fixture_path("v2-quota-1.5"),
+        const char *args[] = { "exec", "--java", "--root", ap_test_fixture_path("v2-quota-1.5"),
                          "--", "env", NULL };
-        char *forced[] = { "exec", "--java", "--force", "--root",
-                           (char *)ap_test_fixture_path("v2-quota-1.5"), "--", "env", NULL };
-        char *envp1[] = { "PATH=/usr/bin:/bin", NULL };
-        char *envp2[] = { "PATH=/usr/bin:/bin", "JAVA_TOOL_OPTIONS=-Xmx1g  -XX:+UseG1GC", NULL };
-        char *envp3[] = { "PATH=/usr/bin:/bin",
+        const char *forced[] = { "exec", "--java", "--force", "--root",
+                           ap_test_fixture_path("v2-quota-1.5"), "--", "env", NULL };
+        const char *envp1[] = { "PATH=/usr/bin:/bin", NULL };
+        const char *envp2[] = { "PATH=/usr/bin:/bin", "JAVA_TOOL_OPTIONS=-Xmx1g  -XX:+UseG1GC", NULL };
+        const char *envp3[] = { "PATH=/usr/bin:/bin",
                           "JAVA_TOOL_OPTIONS=-XX:ActiveProcessorCount=9 -Xss1m", NULL };
         Run r;
 
@@ -206,7 +206,7 @@ END_TEST
 START_TEST(test_exec_keeps_pid_and_status)
 {
         /* An exec, not a child: the shell's $$ is the pid we forked, its exit code is ours. */
-        char *args[] = { "exec", "--", "sh", "-c", "echo $$; exit 3", NULL };
+        const char *args[] = { "exec", "--", "sh", "-c", "echo $$; exit 3", NULL };
         char want[32];
         Run r;
 
@@ -219,7 +219,7 @@ END_TEST
 
 START_TEST(test_signal_passes_through)
 {
-        char *args[] = { "exec", "--", "sh", "-c", "kill -TERM $$", NULL };
+        const char *args[] = { "exec", "--", "sh", "-c", "kill -TERM $$", NULL };
         Run r;
 
         run_cli(&r, args, NULL);
@@ -230,7 +230,7 @@ END_TEST
 
 START_TEST(test_not_found)
 {
-        char *args[] = { "exec", "--", "autoprocs-no-such-command-xyz", NULL };
+        const char *args[] = { "exec", "--", "autoprocs-no-such-command-xyz", NULL };
         Run r;
 
         run_cli(&r, args, NULL);
@@ -243,11 +243,11 @@ END_TEST
 
 START_TEST(test_bad_usage)
 {
-        char *no_cmd[] = { "exec", NULL };
-        char *bad_policy[] = { "exec", "--policy", "round", "--", "true", NULL };
-        char *bad_min[] = { "exec", "--min", "-1", "--", "true", NULL };
-        char *bad_reserve[] = { "exec", "--reserve", "0.00001", "--", "true", NULL };
-        char **cases[] = { no_cmd, bad_policy, bad_min, bad_reserve };
+        const char *no_cmd[] = { "exec", NULL };
+        const char *bad_policy[] = { "exec", "--policy", "round", "--", "true", NULL };
+        const char *bad_min[] = { "exec", "--min", "-1", "--", "true", NULL };
+        const char *bad_reserve[] = { "exec", "--reserve", "0.00001", "--", "true", NULL };
+        const char **cases[] = { no_cmd, bad_policy, bad_min, bad_reserve };
         Run r;
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -262,8 +262,8 @@ END_TEST
 START_TEST(test_live_system)
 {
         /* The real machine: every variable is a positive count. */
-        char *args[] = { "exec", "--", "env", NULL };
-        char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+        const char *args[] = { "exec", "--", "env", NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", NULL };
         char buf[64];
         const char *v;
         Run r;

@@ -132,8 +132,9 @@ static void follow(const char *interval_ms)
         ck_assert(waitpid(e.pid, &status, 0) == e.pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "example status %d", status);
         ck_assert(done);
+        snprintf(line, sizeof(line), "%s", t.name);
         ap_cg_remove(&t);
-        ck_assert(!ap_cg_exists(t.name));
+        ck_assert_msg(!ap_cg_exists(line), "cgroup %s left behind", line);
 }
 
 START_TEST(test_follows_quota_10ms)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ap-test.h"
+#include "autoprocs.h"
 #include "init.h"
 #include "util/macro.h"
 

@@ -47,7 +47,7 @@ static void read_all(int fd, char *buf, size_t size)
 }
 
 /* Run the CLI; with @kill_after_ms > 0 send it SIGTERM after that long.  @uid != 0: as that user. */
-static void run_cli(Run *r, char *const *args, unsigned kill_after_ms, uid_t uid)
+static void run_cli(Run *r, const char *const *args, unsigned kill_after_ms, uid_t uid)
 {
         int out[2], err[2];
         char *argv[64];
@@ -56,7 +56,7 @@ static void run_cli(Run *r, char *const *args, unsigned kill_after_ms, uid_t uid
 
         argv[n++] = (char *)cli();
         for (; args[n - 1]; n++)
-                argv[n] = args[n - 1];
+                argv[n] = (char *)args[n - 1];
         argv[n] = NULL;
         ck_assert(pipe(out) == 0 && pipe(err) == 0);
         pid = fork();
@@ -122,7 +122,7 @@ static void skip_unless_usable(void)
 
 START_TEST(test_throttled_spinner_json)
 {
-        char *args[] = { "run", "--cpus", "0.2", "--json", "--", self_exe, "--spin", "1000", NULL };
+        const char *args[] = { "run", "--cpus", "0.2", "--json", "--", self_exe, "--spin", "1000", NULL };
         const char *line;
         Run r;
 
@@ -147,7 +147,7 @@ END_TEST
 
 START_TEST(test_human_summary)
 {
-        char *args[] = { "run", "--cpus", "1.5", "--period-us", "50000", "--", "true", NULL };
+        const char *args[] = { "run", "--cpus", "1.5", "--period-us", "50000", "--", "true", NULL };
         Run r;
 
         run_cli(&r, args, 0, 0);
@@ -162,7 +162,7 @@ END_TEST
 
 START_TEST(test_exit_status_passes)
 {
-        char *args[] = { "run", "--cpus", "0.5", "--json", "--", "sh", "-c", "exit 7", NULL };
+        const char *args[] = { "run", "--cpus", "0.5", "--json", "--", "sh", "-c", "exit 7", NULL };
         Run r;
 
         run_cli(&r, args, 0, 0);
@@ -175,7 +175,7 @@ END_TEST
 START_TEST(test_child_in_cgroup)
 {
         /* The child's own /proc/self/cgroup names the run cgroup. */
-        char *args[] = { "run", "--cpus", "0.5", "--", "cat", "/proc/self/cgroup", NULL };
+        const char *args[] = { "run", "--cpus", "0.5", "--", "cat", "/proc/self/cgroup", NULL };
         char want[64];
         Run r;
 
@@ -188,7 +188,7 @@ END_TEST
 
 START_TEST(test_not_found)
 {
-        char *args[] = { "run", "--cpus", "0.5", "--", "autoprocs-no-such-command-xyz", NULL };
+        const char *args[] = { "run", "--cpus", "0.5", "--", "autoprocs-no-such-command-xyz", NULL };
         Run r;
 
         run_cli(&r, args, 0, 0);
@@ -200,7 +200,7 @@ END_TEST
 
 START_TEST(test_sigterm_forwarded)
 {
-        char *args[] = { "run", "--cpus", "0.5", "--json", "--", "sleep", "30", NULL };
+        const char *args[] = { "run", "--cpus", "0.5", "--json", "--", "sleep", "30", NULL };
         Run r;
 
         run_cli(&r, args, 300, 0);
@@ -213,7 +213,7 @@ END_TEST
 
 START_TEST(test_cpuset)
 {
-        char *args[] = { "run", "--cpus", "1", "--cpuset", "0", "--", "grep", "Cpus_allowed_list",
+        const char *args[] = { "run", "--cpus", "1", "--cpuset", "0", "--", "grep", "Cpus_allowed_list",
                          "/proc/self/status", NULL };
         Run r;
 
@@ -225,7 +225,7 @@ END_TEST
 
 START_TEST(test_not_permitted)
 {
-        char *args[] = { "run", "--cpus", "0.5", "--", "true", NULL };
+        const char *args[] = { "run", "--cpus", "0.5", "--", "true", NULL };
         Run r;
 
         run_cli(&r, args, 0, 65534);
@@ -239,13 +239,13 @@ END_TEST
 
 START_TEST(test_bad_usage)
 {
-        char *no_cpus[] = { "run", "--", "true", NULL };
-        char *zero[] = { "run", "--cpus", "0", "--", "true", NULL };
-        char *tiny[] = { "run", "--cpus", "0.001", "--", "true", NULL };
-        char *period[] = { "run", "--cpus", "1", "--period-us", "10", "--", "true", NULL };
-        char *cpuset[] = { "run", "--cpus", "1", "--cpuset", "a-b", "--", "true", NULL };
-        char *no_cmd[] = { "run", "--cpus", "1", NULL };
-        char **cases[] = { no_cpus, zero, tiny, period, cpuset, no_cmd };
+        const char *no_cpus[] = { "run", "--", "true", NULL };
+        const char *zero[] = { "run", "--cpus", "0", "--", "true", NULL };
+        const char *tiny[] = { "run", "--cpus", "0.001", "--", "true", NULL };
+        const char *period[] = { "run", "--cpus", "1", "--period-us", "10", "--", "true", NULL };
+        const char *cpuset[] = { "run", "--cpus", "1", "--cpuset", "a-b", "--", "true", NULL };
+        const char *no_cmd[] = { "run", "--cpus", "1", NULL };
+        const char **cases[] = { no_cpus, zero, tiny, period, cpuset, no_cmd };
         Run r;
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
