@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal structures of the M:N runtime: tasks (G), worker threads (M), processors (P), the
+ * global scheduler state, and the small primitives shared by its files (spin lock, futex, clock).
+ * Only files of lib/runtime/ include this header.
+ *
+ * Ownership rules (research/runtime-anchors.md, section 6):
+ *   - only a P's owner M pushes to its ring; anyone may steal from it;
+ *   - P structs are never freed while the runtime runs;
+ *   - a G belongs to exactly one place at a time: a ring/runnext, the global queue, a wait list,
+ *     the timer heap, or an M (running).  Its state moves RUNNABLE -> RUNNING -> WAITING/... with
+ *     the departing side's change committed by the arriving side (the switch hook).
+ */
+#pragma once
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "autoprocs.h"
+#include "util/macro.h"
+#include "runtime/runtime.h"
+
+#define AP_RT_MAXPROCS 1024u
+#define AP_RT_RING 256u
+#define AP_RT_DEFAULT_STACK (64u * 1024u)
+#define AP_RT_DEFAULT_MAX_THREADS 10000u
+#define AP_RT_HOG_NS (10u * 1000u * 1000u)
+#define AP_CACHELINE 64
+
+#define AP_RELAXED memory_order_relaxed
+#define AP_ACQUIRE memory_order_acquire
+#define AP_RELEASE memory_order_release
+#define AP_ACQ_REL memory_order_acq_rel
+
+typedef struct autoprocs_task ApG;
+typedef struct ApM ApM;
+typedef struct ApP ApP;
+typedef struct ApStack ApStack;
+typedef struct ApWaiter ApWaiter;
+
+/* ---- small primitives ------------------------------------------------------------------- */
+
+typedef struct ApSpin {
+        _Atomic uint32_t v;
+} ApSpin;
+
+static inline void ap_cpu_relax(void)
+{
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static inline void ap_spin_lock(ApSpin *l)
+{
+        unsigned n = 0;
+
+        for (;;) {
+                if (atomic_exchange_explicit(&l->v, 1, AP_ACQUIRE) == 0)
+                        return;
+                while (atomic_load_explicit(&l->v, AP_RELAXED) != 0) {
+                        if (++n < 128)
+                                ap_cpu_relax();
+                        else
+                                sched_yield();
+                }
+        }
+}
+
+static inline void ap_spin_unlock(ApSpin *l)
+{
+        atomic_store_explicit(&l->v, 0, AP_RELEASE);
+}
+
+static inline void ap_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *rel)
+{
+        (void)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, rel, NULL, 0);
+}
+
+static inline void ap_futex_wake(_Atomic uint32_t *addr, int n)
+{
+        (void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static inline uint64_t ap_now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline struct timespec ap_ns_to_ts(uint64_t ns)
+{
+        return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
+                                  .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+/* Relaxed counter bump by the single writer (no RMW). */
+static inline void ap_stat_inc(_Atomic uint64_t *c)
+{
+        atomic_store_explicit(c, atomic_load_explicit(c, AP_RELAXED) + 1, AP_RELAXED);
+}
+
+/* ---- tasks -------------------------------------------------------------------------------- */
+
+enum {
+        AP_G_RUNNABLE = 1,
+        AP_G_RUNNING = 2,
+        AP_G_WAITING = 3,
+        AP_G_DEAD = 4,
+};
+
+/* A waiter on a wait list: a parked task (g != NULL) or a blocked OS thread (futex on flag). */
+struct ApWaiter {
+        ApWaiter *next;
+        ApG *g;
+        _Atomic uint32_t flag;
+        void *elem;             /* channel: where to copy from / to */
+        int result;             /* channel: 0 or -EPIPE */
+};
+
+struct autoprocs_task {
+        void *sp;               /* saved stack pointer; NULL before the first dispatch */
+        ApStack *stack;
+        ApG *next;              /* global queue, timer firing list, free lists */
+        _Atomic uint32_t state;
+        bool detached;
+        bool in_block;          /* between autoprocs_block_begin/end */
+        bool done;              /* finished (joinable tasks), under lock */
+        autoprocs_task_fn fn;
+        void *arg;
+        uint64_t id;
+        ApSpin lock;            /* join */
+        ApWaiter *joiner;
+        void *fiber;            /* TSan fiber (sanitizer builds only) */
+};
+
+/* ---- processors --------------------------------------------------------------------------- */
+
+enum {
+        AP_P_IDLE = 0,
+        AP_P_RUNNING = 1,
+        AP_P_SYSCALL = 2,
+        AP_P_DEAD = 3,
+};
+
+struct ApP {
+        /* the ring: head moved by anyone (CAS), tail by the owner only */
+        _Alignas(AP_CACHELINE) _Atomic uint32_t head;
+        _Alignas(AP_CACHELINE) _Atomic uint32_t tail;
+        _Atomic(ApG *) runnext;
+        _Atomic(ApG *) slots[AP_RT_RING];
+
+        _Alignas(AP_CACHELINE) uint32_t id;
+        _Atomic uint32_t status;
+        _Atomic uint32_t retire;        /* set by the resizer: leave at the next scheduling point */
+        _Atomic uint32_t preempt;       /* set by the monitor: the running task should yield */
+        _Atomic uint64_t schedtick;     /* dispatches; the monitor watches it for hogs */
+        _Atomic uint64_t syscalltick;   /* blocking regions entered */
+        _Atomic(ApM *) m;
+        ApP *idle_next;                 /* idle list, under sched.lock */
+        uint32_t runnext_streak;
+        uint64_t idseq;
+        uint64_t rand;
+
+        /* owner-only caches */
+        ApStack *stk_cache;
+        uint32_t nstk;
+        ApG *gfree;
+        uint32_t ngfree;
+
+        /* monitor-private */
+        uint64_t sm_tick, sm_tick_ns, sm_sctick, sm_sctick_ns, sm_hog_tick;
+
+        /* counters, single writer (the owner) */
+        _Atomic uint64_t n_spawned, n_finished, n_switches, n_steals;
+};
+
+/* ---- worker threads ----------------------------------------------------------------------- */
+
+enum {
+        AP_HOOK_NONE = 0,
+        AP_HOOK_YIELD,          /* requeue the departing task */
+        AP_HOOK_PARK,           /* mark it waiting, then release hook_lock */
+        AP_HOOK_EXIT,           /* recycle its stack, finish it */
+        AP_HOOK_GLOBAL,         /* put it on the global queue (blocking-region slow path) */
+};
+
+struct ApM {
+        void *g0_sp;            /* the scheduler context (the thread's own stack) */
+        ApG *curg;
+        ApP *p;                 /* written only by this M */
+        ApP *oldp;              /* P left in a blocking region */
+        _Atomic(ApP *) nextp;   /* P handed over by startm() */
+        bool spinning;
+        bool start_spinning;
+        _Atomic uint32_t park;  /* futex word: 1 = woken */
+        ApM *idle_next;         /* under sched.lock */
+        ApM *all_next;
+        pthread_t thread;
+        uint32_t id;
+        uint64_t rand;
+
+        int hook;
+        ApG *hook_g;
+        ApSpin *hook_lock;
+
+        void *g0_fiber;
+        void *g0_lo;
+        size_t g0_size;
+        void *altstack;
+        size_t altstack_size;
+};
+
+/* ---- the scheduler ------------------------------------------------------------------------ */
+
+typedef struct ApSched {
+        pthread_mutex_t lock;           /* idle lists, P status changes by the resizer */
+        ApP *pidle;
+        _Atomic uint32_t npidle;
+        ApM *midle;
+        _Atomic uint32_t nmidle;
+        _Atomic uint32_t nmspinning;
+        _Atomic uint32_t nprocs;        /* Ps with id < nprocs may be acquired */
+        _Atomic uint32_t maxp;          /* highest count ever allocated */
+        _Atomic(ApP *) allp[AP_RT_MAXPROCS];
+
+        ApSpin gq_lock;
+        ApG *gq_head, *gq_tail;
+        _Atomic uint64_t gq_size;
+
+        ApSpin gfree_lock;
+        ApG *gfree;
+        uint32_t ngfree;
+
+        _Atomic uint32_t nthreads;      /* worker Ms */
+        uint32_t max_threads;
+        ApM *allm;                      /* under lock */
+        uint32_t next_mid;
+        _Atomic bool running;
+        _Atomic bool shutdown;
+        size_t stack_size;
+        autoprocs_log_fn log_fn;
+        void *log_userdata;
+
+        /* resize */
+        _Atomic uint32_t target;
+        _Atomic uint32_t in_force;
+        _Atomic uint32_t req_gen, done_gen;
+        _Atomic uint64_t req_ns;
+
+        /* monitor */
+        pthread_t sysmon;
+        _Atomic uint32_t sm_wake;
+        _Atomic uint32_t sm_deep;
+
+        /* counters */
+        _Atomic uint64_t ext_spawned;
+        _Atomic uint64_t handoffs, hogs, resizes_up, resizes_down, cap_hits, last_resize_ns;
+        _Atomic uint64_t ext_ids;
+        _Atomic uint64_t cap_logged_ns;
+} ApSched;
+
+extern ApSched ap_sched;
+
+/* The current M (NULL outside the runtime's threads).  Never cached across a switch: a task may
+ * resume on another thread, so every read goes through this non-inlinable accessor. */
+ApM *ap_cur_m(void);
+
+/* sched.c */
+void ap_ready(ApG *g);
+void ap_ready_ex(ApG *g, bool next);
+void ap_park(ApSpin *lock);
+void ap_wakep(void);
+void ap_gq_put(ApG *g);
+void ap_gq_put_list(ApG *head, ApG *tail, uint32_t n);
+uint32_t ap_runq_grab(ApP *p, ApG **batch, bool stealnext);
+void ap_handoffp(ApP *p);
+void ap_log(autoprocs_log_level level, const char *event, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+ApP *ap_pidleget_locked(void);
+void ap_pidleput_locked(ApP *p);
+void ap_sysmon_wake(void);
+void ap_g_free(ApG *g);
+void ap_p_drain_to_global(ApP *p);
+ApP *ap_p_new(uint32_t id);
+void ap_sched_shutdown(void);
+
+/* Wait objects shared by join, wait groups, mutexes and channels. */
+void ap_waiter_wake(ApWaiter *w);
+/* Block on @w until woken; releases @lock (held on entry) first.  Task or thread. */
+void ap_waiter_wait(ApWaiter *w, ApSpin *lock);
+
+/* timer.c */
+void ap_timer_add(uint64_t deadline, ApG *g);
+uint64_t ap_timer_next(void);
+unsigned ap_timers_run(uint64_t now);
+void ap_timers_fini(void);
+
+/* sysmon.c */
+int ap_sysmon_start(void);
+void ap_sysmon_join(void);
+
+/* stack.c */
+int ap_stack_init(size_t stack_size);
+void ap_stack_fini(void);
+ApStack *ap_stack_get(ApP *p);
+void ap_stack_put(ApP *p, ApStack *s);
+void ap_stack_flush(ApP *p);
+void *ap_stack_top(const ApStack *s);
+void *ap_stack_lo(const ApStack *s);
+size_t ap_stack_usable(const ApStack *s);
+void ap_stack_check(const ApStack *s, uint64_t task_id);
+int ap_stack_altstack_init(ApM *m);
+void ap_stack_altstack_fini(ApM *m);
+void ap_stack_counts(uint64_t *ret_guarded, uint64_t *ret_unguarded);

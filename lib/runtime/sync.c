@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Task synchronisation: channels (buffered and unbuffered, Go's close semantics except that a
+ * send on a closed channel returns -EPIPE instead of panicking), wait groups and mutexes.
+ * Each object has a spin lock and FIFO wait lists of ApWaiter records that live on the waiter's
+ * own stack; a parked task releases the lock only after its registers are saved (ap_park), so
+ * a wakeup can never be lost or run a task whose frame is still live.  Wait groups and mutexes
+ * also accept plain OS threads (they block on a futex); channels need a task.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+typedef struct WaitList {
+        ApWaiter *head, *tail;
+} WaitList;
+
+static void wl_push(WaitList *l, ApWaiter *w)
+{
+        w->next = NULL;
+        if (l->tail)
+                l->tail->next = w;
+        else
+                l->head = w;
+        l->tail = w;
+}
+
+static ApWaiter *wl_pop(WaitList *l)
+{
+        ApWaiter *w = l->head;
+
+        if (w) {
+                l->head = w->next;
+                if (!l->head)
+                        l->tail = NULL;
+                w->next = NULL;
+        }
+        return w;
+}
+
+static ApG *cur_task(void)
+{
+        ApM *m = ap_cur_m();
+
+        return m ? m->curg : NULL;
+}
+
+/* ---- channels ------------------------------------------------------------------------------- */
+
+struct autoprocs_chan {
+        ApSpin lock;
+        size_t elem_size, cap, count, head;
+        bool closed;
+        WaitList sendq, recvq;
+        unsigned char *buf;
+};
+
+AUTOPROCS_API int autoprocs_chan_new(size_t elem_size, size_t capacity, autoprocs_chan **ret_chan)
+{
+        autoprocs_chan *c;
+
+        if (!ret_chan || elem_size == 0 || elem_size > 65536 ||
+            (capacity && capacity > SIZE_MAX / elem_size))
+                return -EINVAL;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        if (capacity) {
+                c->buf = malloc(capacity * elem_size);
+                if (!c->buf) {
+                        free(c);
+                        return -ENOMEM;
+                }
+        }
+        c->elem_size = elem_size;
+        c->cap = capacity;
+        *ret_chan = c;
+        return 0;
+}
+
+AUTOPROCS_API autoprocs_chan *autoprocs_chan_free(autoprocs_chan *chan)
+{
+        if (chan) {
+                free(chan->buf);
+                free(chan);
+        }
+        return NULL;
+}
+
+AUTOPROCS_API int autoprocs_chan_send(autoprocs_chan *c, const void *elem)
+{
+        ApWaiter w = { 0 }, *r;
+        ApG *g = cur_task();
+
+        if (!c || !elem)
+                return -EINVAL;
+        if (!g)
+                return -EPERM;
+        ap_spin_lock(&c->lock);
+        if (c->closed) {
+                ap_spin_unlock(&c->lock);
+                return -EPIPE;
+        }
+        r = wl_pop(&c->recvq);
+        if (r) {
+                /* hand-off: straight into the receiver, which runs next on this P */
+                memcpy(r->elem, elem, c->elem_size);
+                r->result = 0;
+                ap_spin_unlock(&c->lock);
+                ap_waiter_wake(r);
+                return 0;
+        }
+        if (c->count < c->cap) {
+                memcpy(c->buf + ((c->head + c->count) % c->cap) * c->elem_size, elem, c->elem_size);
+                c->count++;
+                ap_spin_unlock(&c->lock);
+                return 0;
+        }
+        w.g = g;
+        w.elem = (void *)elem;
+        wl_push(&c->sendq, &w);
+        ap_waiter_wait(&w, &c->lock);
+        return w.result;
+}
+
+AUTOPROCS_API int autoprocs_chan_recv(autoprocs_chan *c, void *ret_elem)
+{
+        ApWaiter w = { 0 }, *s;
+        ApG *g = cur_task();
+
+        if (!c || !ret_elem)
+                return -EINVAL;
+        if (!g)
+                return -EPERM;
+        ap_spin_lock(&c->lock);
+        s = wl_pop(&c->sendq);
+        if (s) {
+                if (c->cap == 0) {
+                        memcpy(ret_elem, s->elem, c->elem_size);
+                } else {
+                        /* full buffer: take its head, the sender's element goes to the tail */
+                        memcpy(ret_elem, c->buf + c->head * c->elem_size, c->elem_size);
+                        memcpy(c->buf + c->head * c->elem_size, s->elem, c->elem_size);
+                        c->head = (c->head + 1) % c->cap;
+                }
+                s->result = 0;
+                ap_spin_unlock(&c->lock);
+                ap_waiter_wake(s);
+                return 0;
+        }
+        if (c->count > 0) {
+                memcpy(ret_elem, c->buf + c->head * c->elem_size, c->elem_size);
+                c->head = (c->head + 1) % c->cap;
+                c->count--;
+                ap_spin_unlock(&c->lock);
+                return 0;
+        }
+        if (c->closed) {
+                ap_spin_unlock(&c->lock);
+                return -EPIPE;
+        }
+        w.g = g;
+        w.elem = ret_elem;
+        wl_push(&c->recvq, &w);
+        ap_waiter_wait(&w, &c->lock);
+        return w.result;
+}
+
+AUTOPROCS_API void autoprocs_chan_close(autoprocs_chan *c)
+{
+        WaitList all = { 0 };
+        ApWaiter *w;
+
+        if (!c)
+                return;
+        ap_spin_lock(&c->lock);
+        c->closed = true;
+        while ((w = wl_pop(&c->recvq))) {
+                w->result = -EPIPE;
+                wl_push(&all, w);
+        }
+        while ((w = wl_pop(&c->sendq))) {
+                w->result = -EPIPE;
+                wl_push(&all, w);
+        }
+        ap_spin_unlock(&c->lock);
+        while ((w = wl_pop(&all)))
+                ap_waiter_wake(w);
+}
+
+/* ---- wait groups ---------------------------------------------------------------------------- */
+
+struct autoprocs_wg {
+        ApSpin lock;
+        int64_t count;
+        WaitList waiters;
+};
+
+AUTOPROCS_API int autoprocs_wg_new(autoprocs_wg **ret_wg)
+{
+        autoprocs_wg *wg;
+
+        if (!ret_wg)
+                return -EINVAL;
+        wg = calloc(1, sizeof(*wg));
+        if (!wg)
+                return -ENOMEM;
+        *ret_wg = wg;
+        return 0;
+}
+
+AUTOPROCS_API autoprocs_wg *autoprocs_wg_free(autoprocs_wg *wg)
+{
+        free(wg);
+        return NULL;
+}
+
+AUTOPROCS_API void autoprocs_wg_add(autoprocs_wg *wg, int64_t delta)
+{
+        WaitList all = { 0 };
+        ApWaiter *w;
+
+        if (!wg)
+                return;
+        ap_spin_lock(&wg->lock);
+        wg->count += delta;
+        if (wg->count < 0)
+                abort(); /* more done() than add(): a caller bug, as in Go */
+        if (wg->count == 0) {
+                all = wg->waiters;
+                wg->waiters = (WaitList){ 0 };
+        }
+        ap_spin_unlock(&wg->lock);
+        while ((w = wl_pop(&all)))
+                ap_waiter_wake(w);
+}
+
+AUTOPROCS_API void autoprocs_wg_done(autoprocs_wg *wg)
+{
+        autoprocs_wg_add(wg, -1);
+}
+
+AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
+{
+        ApWaiter w = { 0 };
+
+        if (!wg)
+                return;
+        ap_spin_lock(&wg->lock);
+        if (wg->count == 0) {
+                ap_spin_unlock(&wg->lock);
+                return;
+        }
+        w.g = cur_task();
+        wl_push(&wg->waiters, &w);
+        ap_waiter_wait(&w, &wg->lock);
+}
+
+/* ---- mutexes -------------------------------------------------------------------------------- */
+
+/* state: 0 unlocked, 1 locked, 2 locked and maybe waited for (unlock takes the slow path). */
+struct autoprocs_mutex {
+        _Atomic uint32_t state;
+        ApSpin lock;
+        WaitList waiters;
+};
+
+AUTOPROCS_API int autoprocs_mutex_new(autoprocs_mutex **ret_mutex)
+{
+        autoprocs_mutex *mu;
+
+        if (!ret_mutex)
+                return -EINVAL;
+        mu = calloc(1, sizeof(*mu));
+        if (!mu)
+                return -ENOMEM;
+        *ret_mutex = mu;
+        return 0;
+}
+
+AUTOPROCS_API autoprocs_mutex *autoprocs_mutex_free(autoprocs_mutex *mutex)
+{
+        free(mutex);
+        return NULL;
+}
+
+AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
+{
+        ApWaiter w = { 0 };
+        uint32_t s = 0;
+
+        if (!mu)
+                return;
+        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 1, AP_ACQUIRE, AP_RELAXED))
+                return;
+        for (int i = 0; i < 64; i++) {
+                ap_cpu_relax();
+                s = 0;
+                if (atomic_load_explicit(&mu->state, AP_RELAXED) == 0 &&
+                    atomic_compare_exchange_strong_explicit(&mu->state, &s, 1, AP_ACQUIRE,
+                                                            AP_RELAXED))
+                        return;
+        }
+        ap_spin_lock(&mu->lock);
+        for (;;) {
+                s = atomic_load_explicit(&mu->state, AP_RELAXED);
+                if (s == 0) {
+                        /* free: take it, keeping "maybe waited for" for the others queued */
+                        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 2, AP_ACQUIRE,
+                                                                    AP_RELAXED)) {
+                                ap_spin_unlock(&mu->lock);
+                                return;
+                        }
+                } else if (s == 1) {
+                        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 2, AP_RELAXED,
+                                                                    AP_RELAXED))
+                                break;
+                } else {
+                        break;
+                }
+        }
+        w.g = cur_task();
+        wl_push(&mu->waiters, &w);
+        ap_waiter_wait(&w, &mu->lock);
+        /* ownership was handed to us by the unlocker */
+        atomic_thread_fence(memory_order_acquire);
+}
+
+AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mu)
+{
+        uint32_t s = 1;
+        ApWaiter *w;
+
+        if (!mu)
+                return;
+        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 0, AP_RELEASE, AP_RELAXED))
+                return;
+        ap_spin_lock(&mu->lock);
+        w = wl_pop(&mu->waiters);
+        if (!w) {
+                atomic_store_explicit(&mu->state, 0, AP_RELEASE);
+                ap_spin_unlock(&mu->lock);
+                return;
+        }
+        /* hand the mutex over directly: the state stays locked */
+        atomic_store_explicit(&mu->state, mu->waiters.head ? 2 : 1, AP_RELEASE);
+        ap_spin_unlock(&mu->lock);
+        ap_waiter_wake(w);
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Timers: one global binary min-heap of sleeping tasks under a spin lock, with the earliest
+ * deadline published in an atomic so that "nothing due" costs one load.  No thread is held
+ * while a task sleeps: the task parks in the heap; Ms in their scheduling loop and the monitor
+ * (which sleeps until the next deadline at the latest) fire due timers.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime/internal.h"
+
+typedef struct Timer {
+        uint64_t when;
+        ApG *g;
+} Timer;
+
+static struct {
+        ApSpin lock;
+        Timer *heap;
+        size_t n, cap;
+        _Atomic uint64_t next;
+} tm = { .next = UINT64_MAX };
+
+uint64_t ap_timer_next(void)
+{
+        return atomic_load_explicit(&tm.next, AP_ACQUIRE);
+}
+
+static void sift_up(size_t i)
+{
+        Timer t = tm.heap[i];
+
+        while (i > 0) {
+                size_t parent = (i - 1) / 2;
+
+                if (tm.heap[parent].when <= t.when)
+                        break;
+                tm.heap[i] = tm.heap[parent];
+                i = parent;
+        }
+        tm.heap[i] = t;
+}
+
+static void sift_down(size_t i)
+{
+        Timer t = tm.heap[i];
+
+        for (;;) {
+                size_t c = 2 * i + 1;
+
+                if (c >= tm.n)
+                        break;
+                if (c + 1 < tm.n && tm.heap[c + 1].when < tm.heap[c].when)
+                        c++;
+                if (t.when <= tm.heap[c].when)
+                        break;
+                tm.heap[i] = tm.heap[c];
+                i = c;
+        }
+        tm.heap[i] = t;
+}
+
+/* Park the current task until @deadline (CLOCK_MONOTONIC ns). */
+void ap_timer_add(uint64_t deadline, ApG *g)
+{
+        bool earliest;
+
+        ap_spin_lock(&tm.lock);
+        if (tm.n == tm.cap) {
+                size_t cap = tm.cap ? 2 * tm.cap : 256;
+                Timer *h = realloc(tm.heap, cap * sizeof(*h));
+
+                if (!h) {
+                        /* no memory for the heap: degrade to a yield-based wait */
+                        ap_spin_unlock(&tm.lock);
+                        while (ap_now_ns() < deadline)
+                                autoprocs_yield();
+                        return;
+                }
+                tm.heap = h;
+                tm.cap = cap;
+        }
+        tm.heap[tm.n] = (Timer){ .when = deadline, .g = g };
+        sift_up(tm.n++);
+        earliest = tm.heap[0].g == g;
+        atomic_store_explicit(&tm.next, tm.heap[0].when, AP_RELEASE);
+        if (earliest)
+                ap_sysmon_wake();
+        ap_park(&tm.lock);
+}
+
+/* Ready every task whose deadline is <= @now; returns how many. */
+unsigned ap_timers_run(uint64_t now)
+{
+        ApG *list = NULL, **tail = &list;
+        unsigned n = 0;
+
+        if (atomic_load_explicit(&tm.next, AP_ACQUIRE) > now)
+                return 0;
+        ap_spin_lock(&tm.lock);
+        while (tm.n > 0 && tm.heap[0].when <= now) {
+                ApG *g = tm.heap[0].g;
+
+                tm.heap[0] = tm.heap[--tm.n];
+                if (tm.n > 0)
+                        sift_down(0);
+                g->next = NULL;
+                *tail = g;
+                tail = &g->next;
+                n++;
+        }
+        atomic_store_explicit(&tm.next, tm.n ? tm.heap[0].when : UINT64_MAX, AP_RELEASE);
+        ap_spin_unlock(&tm.lock);
+        while (list) {
+                ApG *g = list;
+
+                list = g->next;
+                g->next = NULL;
+                ap_ready_ex(g, false); /* in deadline order, behind the queued work */
+        }
+        return n;
+}
+
+void ap_timers_fini(void)
+{
+        free(tm.heap);
+        tm.heap = NULL;
+        tm.n = tm.cap = 0;
+        atomic_store(&tm.next, UINT64_MAX);
+}
+
+AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns)
+{
+        ApM *m = ap_cur_m();
+
+        if (!m || !m->curg || !m->p) {
+                struct timespec ts = ap_ns_to_ts(ns);
+
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                return;
+        }
+        if (ns == 0) {
+                autoprocs_yield();
+                return;
+        }
+        ap_timer_add(ap_now_ns() + ns, m->curg);
+}

@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the M:N runtime (lib/runtime/): the context switch, stacks and overflow
+ * detection, run queues, spawn/join, yield, sleep, channels, wait groups, mutexes, blocking
+ * regions, hog detection and live resizing.  Each test runs in its own forked process.
+ */
+#include <fenv.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ap-test.h"
+#include "runtime/arch.h"
+#include "runtime/fiber.h"
+#include "runtime/internal.h"
+#include "runtime/runq.h"
+
+static void start(unsigned procs)
+{
+        ApRtOptions o = { .procs = procs };
+
+        ck_assert_int_eq(ap_rt_start(&o), 0);
+}
+
+static void stop_checked(void)
+{
+        autoprocs_stats s;
+
+        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ap_rt_stop();
+        ck_assert(!ap_rt_running());
+}
+
+/* ---- switch ---------------------------------------------------------------------------------- */
+
+static void *sw_main_sp, *sw_task_sp;
+static volatile int sw_steps;
+
+static void sw_entry(void *arg)
+{
+        int *count = arg;
+
+        for (;;) {
+                (*count)++;
+                /* change the rounding mode here; the other side must not see it */
+                fesetround(FE_UPWARD);
+                ap_arch_switch(&sw_task_sp, sw_main_sp);
+        }
+}
+
+START_TEST(test_switch)
+{
+        static char stack[64 * 1024] __attribute__((aligned(16)));
+        int count = 0;
+
+        if (AP_TSAN || AP_ASAN)
+                return; /* raw switches without fiber hooks confuse the sanitizers */
+        fesetround(FE_TONEAREST);
+        sw_task_sp = ap_arch_frame_init(stack + sizeof(stack), sw_entry, &count);
+        for (int i = 0; i < 1000; i++) {
+                ap_arch_switch(&sw_main_sp, sw_task_sp);
+                ck_assert_int_eq(count, i + 1);
+                ck_assert_int_eq(fegetround(), FE_TONEAREST);
+        }
+}
+END_TEST
+
+/* ---- stacks ---------------------------------------------------------------------------------- */
+
+START_TEST(test_stack_pool)
+{
+        ApP *p = ap_p_new(0);
+        ApStack *a, *b, *c;
+        uint64_t gd, ug;
+
+        ck_assert_int_eq(ap_stack_init(64 * 1024), 0);
+        a = ap_stack_get(p);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_uint_ge(ap_stack_usable(a), 60 * 1024);
+        memset(ap_stack_lo(a), 0xaa, ap_stack_usable(a)); /* lazily committed but writable */
+        ap_stack_put(p, a);
+        b = ap_stack_get(p);
+        ck_assert_ptr_eq(a, b); /* LIFO reuse, no new mapping */
+        c = ap_stack_get(NULL);
+        ck_assert_ptr_ne(b, c);
+        ap_stack_counts(&gd, &ug);
+        ck_assert_uint_eq(gd + ug >= 2, 1);
+        ap_stack_put(p, b);
+        ap_stack_put(NULL, c);
+        ap_stack_flush(p);
+        ap_stack_fini();
+        free(p);
+}
+END_TEST
+
+static int recurse(int n)
+{
+        volatile char buf[512];
+
+        buf[0] = (char)n;
+        buf[511] = (char)n;
+        return n <= 0 ? buf[0] : recurse(n - 1) + buf[511];
+}
+
+static void overflow_task(void *arg)
+{
+        (void)arg;
+        (void)recurse(1 << 20);
+}
+
+/* Run an overflowing task in a child; return what it wrote to stderr and its wait status. */
+static void overflow_child(const char *guard, char *out, size_t outlen, int *ret_status)
+{
+        int pfd[2];
+        pid_t pid;
+        ssize_t n, total = 0;
+
+        ck_assert_int_eq(pipe(pfd), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                autoprocs_task *t;
+
+                dup2(pfd[1], STDERR_FILENO);
+                setenv("AUTOPROCS_STACK_GUARD", guard, 1);
+                start(1);
+                autoprocs_spawn(overflow_task, NULL, &t);
+                autoprocs_task_join(t);
+                _exit(0);
+        }
+        close(pfd[1]);
+        while ((n = read(pfd[0], out + total, outlen - 1 - (size_t)total)) > 0)
+                total += n;
+        out[total] = '\0';
+        close(pfd[0]);
+        ck_assert_int_eq(waitpid(pid, ret_status, 0), pid);
+}
+
+START_TEST(test_stack_overflow_guard)
+{
+        char out[4096];
+        int status;
+
+        if (AP_ASAN || AP_TSAN)
+                return; /* the sanitizers own SIGSEGV and instrument the recursion */
+        overflow_child("always", out, sizeof(out), &status);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %x", status);
+        ck_assert_msg(strstr(out, "overflowed its 64 KiB stack") != NULL, "stderr: %s", out);
+        ck_assert_msg(strstr(out, "task ") != NULL, "stderr: %s", out);
+}
+END_TEST
+
+static void deep_then_switch(void *arg)
+{
+        volatile char buf[80 * 1024];
+
+        (void)arg;
+        /* runs below the stack's low end: over its canary into the slab neighbour */
+        for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = 1;
+        autoprocs_yield();
+}
+
+START_TEST(test_stack_overflow_canary)
+{
+        int pfd[2], status;
+        pid_t pid;
+        char out[4096];
+        ssize_t n, total = 0;
+
+        if (AP_ASAN || AP_TSAN)
+                return;
+        ck_assert_int_eq(pipe(pfd), 0);
+        pid = fork();
+        if (pid == 0) {
+                autoprocs_task *t;
+
+                dup2(pfd[1], STDERR_FILENO);
+                setenv("AUTOPROCS_STACK_GUARD", "never", 1);
+                start(1);
+                autoprocs_spawn(deep_then_switch, NULL, &t);
+                autoprocs_task_join(t);
+                _exit(0);
+        }
+        close(pfd[1]);
+        while ((n = read(pfd[0], out + total, sizeof(out) - 1 - (size_t)total)) > 0)
+                total += n;
+        out[total] = '\0';
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status), "status %x", status);
+        ck_assert_msg(strstr(out, "overflowed its 64 KiB stack") != NULL, "stderr: %s", out);
+}
+END_TEST
+
+/* ---- run queue ------------------------------------------------------------------------------- */
+
+START_TEST(test_runq)
+{
+        ApP *p = ap_p_new(0), *thief = ap_p_new(1);
+        ApG g[400];
+        ApG *batch[AP_RT_RING];
+        uint32_t n, got = 0;
+        bool seen[400] = { 0 };
+
+        atomic_store(&ap_sched.nprocs, 2);
+        for (int i = 0; i < 10; i++)
+                ap_runq_put(p, &g[i], false);
+        ck_assert_ptr_eq(ap_runq_get(p), &g[0]); /* FIFO */
+        ap_runq_put(p, &g[10], true);
+        ck_assert_ptr_eq(ap_runq_get(p), &g[10]); /* runnext first */
+        n = ap_runq_grab(p, batch, false);
+        ck_assert_uint_eq(n, 5); /* half of 9, rounded up */
+        for (uint32_t i = 0; i < n; i++)
+                ck_assert_ptr_eq(batch[i], &g[1 + i]);
+        while (ap_runq_get(p))
+                ;
+        ck_assert(ap_runq_empty(p));
+        /* overflow: 400 pushes into a 256 ring spill half to the global queue */
+        for (int i = 0; i < 400; i++)
+                ap_runq_put(p, &g[i], false);
+        ck_assert_uint_gt(atomic_load(&ap_sched.gq_size), 0);
+        while (got < 400) {
+                ApG *x = ap_runq_get(p);
+
+                if (!x)
+                        x = ap_gq_get(p, 1);
+                ck_assert_ptr_nonnull(x);
+                ck_assert(!seen[x - g]);
+                seen[x - g] = true;
+                got++;
+        }
+        ck_assert_ptr_null(ap_runq_get(p));
+        ck_assert_ptr_null(ap_gq_get(p, 1));
+        /* runnext is stealable on request only */
+        ap_runq_put(p, &g[0], true);
+        ck_assert_uint_eq(ap_runq_grab(p, batch, false), 0);
+        ck_assert_uint_eq(ap_runq_grab(p, batch, true), 1);
+        ck_assert_ptr_eq(batch[0], &g[0]);
+        free(p);
+        free(thief);
+}
+END_TEST
+
+/* ---- spawn / join ---------------------------------------------------------------------------- */
+
+static _Atomic long counter;
+
+static void incr(void *arg)
+{
+        (void)arg;
+        atomic_fetch_add(&counter, 1);
+}
+
+static void spawner(void *arg)
+{
+        long n = (long)(intptr_t)arg;
+        autoprocs_task *t[64];
+
+        for (long i = 0; i < n; i += 64) {
+                for (int j = 0; j < 64; j++)
+                        ck_assert_int_eq(autoprocs_spawn(incr, NULL, &t[j]), 0);
+                for (int j = 0; j < 64; j++)
+                        ck_assert_int_eq(autoprocs_task_join(t[j]), 0);
+        }
+}
+
+START_TEST(test_spawn_join)
+{
+        autoprocs_task *t;
+        autoprocs_stats s;
+
+        ck_assert_int_eq(autoprocs_spawn(incr, NULL, NULL), -ESRCH);
+        start(2);
+        ck_assert(!autoprocs_in_task());
+        for (int i = 0; i < 1000; i++) {
+                ck_assert_int_eq(autoprocs_spawn(incr, NULL, &t), 0);
+                ck_assert_int_eq(autoprocs_task_join(t), 0);
+        }
+        ck_assert_int_eq(autoprocs_spawn(spawner, (void *)(intptr_t)64000, &t), 0);
+        ck_assert_int_eq(autoprocs_task_join(t), 0);
+        for (int i = 0; i < 1000; i++)
+                ck_assert_int_eq(autoprocs_spawn(incr, NULL, NULL), 0);
+        ck_assert_int_eq(autoprocs_spawn(NULL, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(autoprocs_task_join(NULL), -EINVAL);
+        while (atomic_load(&counter) < 66000)
+                usleep(1000);
+        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_uint_eq(s.tasks_spawned, 66001);
+        ck_assert_uint_ge(s.context_switches, 66001);
+        ap_rt_stop();
+        ck_assert_int_eq(atomic_load(&counter), 66000);
+}
+END_TEST
+
+/* ---- yield ----------------------------------------------------------------------------------- */
+
+#define YT 4
+static _Atomic long ycount[YT];
+static _Atomic long yspread;
+
+static void yielder(void *arg)
+{
+        int me = (int)(intptr_t)arg;
+
+        ck_assert(autoprocs_in_task());
+        for (int i = 0; i < 20000; i++) {
+                long lo = 1L << 40, hi = 0;
+
+                atomic_fetch_add(&ycount[me], 1);
+                for (int j = 0; j < YT; j++) {
+                        long c = atomic_load(&ycount[j]);
+
+                        lo = c < lo ? c : lo;
+                        hi = c > hi ? c : hi;
+                }
+                if (hi - lo > atomic_load(&yspread))
+                        atomic_store(&yspread, hi - lo);
+                autoprocs_yield();
+        }
+}
+
+START_TEST(test_yield_fairness)
+{
+        autoprocs_task *t[YT];
+
+        start(1);
+        for (int i = 0; i < YT; i++)
+                autoprocs_spawn(yielder, (void *)(intptr_t)i, &t[i]);
+        for (int i = 0; i < YT; i++)
+                autoprocs_task_join(t[i]);
+        /* round robin on one P: nobody gets more than a couple of turns ahead */
+        ck_assert_msg(atomic_load(&yspread) <= 3, "spread %ld", atomic_load(&yspread));
+        stop_checked();
+}
+END_TEST
+
+/* ---- sleep ----------------------------------------------------------------------------------- */
+
+static _Atomic int wake_order[8], wake_pos;
+
+static void sleeper(void *arg)
+{
+        int i = (int)(intptr_t)arg;
+        uint64_t t0 = ap_now_ns();
+
+        autoprocs_sleep_ns((uint64_t)(8 - i) * 3000000u);
+        ck_assert_uint_ge(ap_now_ns() - t0, (uint64_t)(8 - i) * 3000000u);
+        wake_order[atomic_fetch_add(&wake_pos, 1)] = i;
+}
+
+static void spinner_counting(void *arg)
+{
+        _Atomic long *n = arg;
+
+        while (atomic_load(&wake_pos) < 8) {
+                atomic_fetch_add(n, 1);
+                autoprocs_yield();
+        }
+}
+
+START_TEST(test_sleep_order)
+{
+        autoprocs_task *t[8], *sp;
+        _Atomic long spins = 0;
+
+        start(1);
+        for (int i = 0; i < 8; i++)
+                autoprocs_spawn(sleeper, (void *)(intptr_t)i, &t[i]);
+        autoprocs_spawn(spinner_counting, (void *)&spins, &sp);
+        for (int i = 0; i < 8; i++)
+                autoprocs_task_join(t[i]);
+        autoprocs_task_join(sp);
+        for (int i = 0; i < 8; i++)
+                ck_assert_int_eq(wake_order[i], 7 - i);
+        /* sleeping tasks did not hold the only P */
+        ck_assert_int_gt(atomic_load(&spins), 100);
+        stop_checked();
+}
+END_TEST
+
+/* ---- channels -------------------------------------------------------------------------------- */
+
+typedef struct ChanArg {
+        autoprocs_chan *c;
+        long n;
+        _Atomic long sum;
+} ChanArg;
+
+static void producer(void *arg)
+{
+        ChanArg *a = arg;
+
+        for (long i = 1; i <= a->n; i++)
+                ck_assert_int_eq(autoprocs_chan_send(a->c, &i), 0);
+        autoprocs_chan_close(a->c);
+        {
+                long x = 1;
+
+                ck_assert_int_eq(autoprocs_chan_send(a->c, &x), -EPIPE);
+        }
+}
+
+static void consumer(void *arg)
+{
+        ChanArg *a = arg;
+        long v, prev = 0;
+        int r;
+
+        while ((r = autoprocs_chan_recv(a->c, &v)) == 0) {
+                ck_assert_int_eq(v, prev + 1); /* FIFO */
+                prev = v;
+                atomic_fetch_add(&a->sum, v);
+        }
+        ck_assert_int_eq(r, -EPIPE);
+        ck_assert_int_eq(autoprocs_chan_recv(a->c, &v), -EPIPE);
+}
+
+static void chan_case(unsigned procs, size_t cap)
+{
+        ChanArg a = { .n = 100000 };
+        autoprocs_task *t1, *t2;
+        long v = 0;
+
+        start(procs);
+        ck_assert_int_eq(autoprocs_chan_new(sizeof(long), cap, &a.c), 0);
+        ck_assert_int_eq(autoprocs_chan_send(a.c, &v), -EPERM); /* not from a thread */
+        autoprocs_spawn(consumer, &a, &t2);
+        autoprocs_spawn(producer, &a, &t1);
+        autoprocs_task_join(t1);
+        autoprocs_task_join(t2);
+        ck_assert_int_eq(atomic_load(&a.sum), a.n * (a.n + 1) / 2);
+        autoprocs_chan_free(a.c);
+        stop_checked();
+}
+
+START_TEST(test_chan_unbuffered)
+{
+        chan_case(1, 0);
+}
+END_TEST
+
+START_TEST(test_chan_unbuffered_p2)
+{
+        chan_case(2, 0);
+}
+END_TEST
+
+START_TEST(test_chan_buffered)
+{
+        chan_case(2, 16);
+}
+END_TEST
+
+static void close_drain(void *arg)
+{
+        autoprocs_chan *c = arg;
+        int v;
+
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(autoprocs_chan_send(c, &i), 0);
+        autoprocs_chan_close(c);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(autoprocs_chan_recv(c, &v), 0); /* drains first */
+                ck_assert_int_eq(v, i);
+        }
+        ck_assert_int_eq(autoprocs_chan_recv(c, &v), -EPIPE);
+}
+
+static void blocked_recv(void *arg)
+{
+        int v;
+
+        ck_assert_int_eq(autoprocs_chan_recv(arg, &v), -EPIPE);
+}
+
+START_TEST(test_chan_close)
+{
+        autoprocs_chan *c, *u;
+        autoprocs_task *t, *r[4];
+
+        start(2);
+        ck_assert_int_eq(autoprocs_chan_new(0, 1, &c), -EINVAL);
+        ck_assert_int_eq(autoprocs_chan_new(65537, 1, &c), -EINVAL);
+        ck_assert_int_eq(autoprocs_chan_new(sizeof(int), 4, &c), 0);
+        autoprocs_spawn(close_drain, c, &t);
+        autoprocs_task_join(t);
+        ck_assert_int_eq(autoprocs_chan_new(sizeof(int), 0, &u), 0);
+        for (int i = 0; i < 4; i++)
+                autoprocs_spawn(blocked_recv, u, &r[i]);
+        usleep(20000);
+        autoprocs_chan_close(u); /* from a thread: wakes every parked receiver */
+        for (int i = 0; i < 4; i++)
+                autoprocs_task_join(r[i]);
+        autoprocs_chan_free(c);
+        autoprocs_chan_free(u);
+        stop_checked();
+}
+END_TEST
+
+/* ---- wait group, mutex ----------------------------------------------------------------------- */
+
+static autoprocs_wg *wg;
+
+static void wg_worker(void *arg)
+{
+        (void)arg;
+        autoprocs_sleep_ns(1000000);
+        atomic_fetch_add(&counter, 1);
+        autoprocs_wg_done(wg);
+}
+
+static void wg_waiter(void *arg)
+{
+        (void)arg;
+        autoprocs_wg_wait(wg);
+        ck_assert_int_eq(atomic_load(&counter), 500);
+}
+
+START_TEST(test_wg)
+{
+        autoprocs_task *w;
+
+        start(2);
+        ck_assert_int_eq(autoprocs_wg_new(&wg), 0);
+        autoprocs_wg_wait(wg); /* zero: returns at once */
+        autoprocs_wg_add(wg, 500);
+        autoprocs_spawn(wg_waiter, NULL, &w);
+        for (int i = 0; i < 500; i++)
+                autoprocs_spawn(wg_worker, NULL, NULL);
+        autoprocs_wg_wait(wg); /* from a thread */
+        ck_assert_int_eq(atomic_load(&counter), 500);
+        autoprocs_task_join(w);
+        autoprocs_wg_free(wg);
+        stop_checked();
+}
+END_TEST
+
+static autoprocs_mutex *mu;
+static long protected_count;
+static _Atomic int inside;
+
+static void mu_worker(void *arg)
+{
+        long n = (long)(intptr_t)arg;
+
+        for (long i = 0; i < n; i++) {
+                autoprocs_mutex_lock(mu);
+                ck_assert_int_eq(atomic_fetch_add(&inside, 1), 0);
+                protected_count++;
+                if (i % 64 == 0)
+                        autoprocs_yield(); /* hold it across a switch: others must park */
+                atomic_fetch_sub(&inside, 1);
+                autoprocs_mutex_unlock(mu);
+        }
+}
+
+START_TEST(test_mutex)
+{
+        autoprocs_task *t[8];
+
+        start(2);
+        ck_assert_int_eq(autoprocs_mutex_new(&mu), 0);
+        for (int i = 0; i < 8; i++)
+                autoprocs_spawn(mu_worker, (void *)(intptr_t)20000, &t[i]);
+        for (int i = 0; i < 2000; i++) { /* a plain thread contends too */
+                autoprocs_mutex_lock(mu);
+                ck_assert_int_eq(atomic_fetch_add(&inside, 1), 0);
+                protected_count++;
+                atomic_fetch_sub(&inside, 1);
+                autoprocs_mutex_unlock(mu);
+        }
+        for (int i = 0; i < 8; i++)
+                autoprocs_task_join(t[i]);
+        ck_assert_int_eq(protected_count, 8 * 20000 + 2000);
+        autoprocs_mutex_free(mu);
+        stop_checked();
+}
+END_TEST
+
+/* ---- blocking regions ------------------------------------------------------------------------ */
+
+static int bpipe[2];
+static _Atomic long ticks;
+static _Atomic bool reader_done;
+
+static void pipe_reader(void *arg)
+{
+        char c;
+        ssize_t n;
+
+        (void)arg;
+        autoprocs_block_begin();
+        n = read(bpipe[0], &c, 1);
+        autoprocs_block_end();
+        ck_assert_int_eq(n, 1);
+        atomic_store(&reader_done, true);
+}
+
+static void ticker(void *arg)
+{
+        (void)arg;
+        while (!atomic_load(&reader_done)) {
+                atomic_fetch_add(&ticks, 1);
+                autoprocs_yield();
+        }
+}
+
+START_TEST(test_block_handoff)
+{
+        autoprocs_task *r, *t;
+        autoprocs_stats s;
+        long before;
+
+        ck_assert_int_eq(pipe(bpipe), 0);
+        start(1);
+        autoprocs_spawn(pipe_reader, NULL, &r);
+        usleep(5000);
+        autoprocs_spawn(ticker, NULL, &t);
+        usleep(50000);
+        before = atomic_load(&ticks);
+        ck_assert_msg(before > 100, "the only P stayed with the blocked task (%ld ticks)", before);
+        usleep(20000);
+        ck_assert_int_gt(atomic_load(&ticks), before); /* still running */
+        ck_assert_int_eq(write(bpipe[1], "x", 1), 1);
+        autoprocs_task_join(r);
+        autoprocs_task_join(t);
+        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_uint_ge(s.handoffs, 1);
+        ck_assert_uint_ge(s.threads, 3);
+        ck_assert_uint_eq(s.procs, 1);
+        stop_checked();
+}
+END_TEST
+
+/* ---- hogs ------------------------------------------------------------------------------------ */
+
+static _Atomic int hog_events;
+static _Atomic bool stop_hog;
+
+static void log_cb(autoprocs_log_level level, const char *event, const char *msg, void *ud)
+{
+        (void)level, (void)msg, (void)ud;
+        if (strcmp(event, "hog") == 0)
+                atomic_fetch_add(&hog_events, 1);
+}
+
+static void hog(void *arg)
+{
+        bool use_checkpoint = arg != NULL;
+
+        while (!atomic_load(&stop_hog))
+                if (use_checkpoint)
+                        autoprocs_checkpoint();
+}
+
+static void quick(void *arg)
+{
+        (void)arg;
+        atomic_fetch_add(&counter, 1);
+}
+
+static void hog_then_quick(void *arg)
+{
+        /* queue work behind us on our own P, then hog it */
+        for (int i = 0; i < 100; i++)
+                autoprocs_spawn(quick, NULL, NULL);
+        hog(arg);
+}
+
+START_TEST(test_hog)
+{
+        ApRtOptions o = { .procs = 2, .log_fn = log_cb };
+        autoprocs_task *h;
+        autoprocs_stats s;
+        uint64_t t0;
+
+        ck_assert_int_eq(ap_rt_start(&o), 0);
+        autoprocs_spawn(hog_then_quick, NULL, &h);
+        t0 = ap_now_ns();
+        while (atomic_load(&counter) < 100 && ap_now_ns() - t0 < 2000000000u)
+                usleep(1000);
+        /* the queued work was rescued onto the other P although the hog never yields */
+        ck_assert_int_eq(atomic_load(&counter), 100);
+        while (atomic_load(&hog_events) == 0 && ap_now_ns() - t0 < 2000000000u)
+                usleep(1000);
+        ck_assert_int_ge(atomic_load(&hog_events), 1);
+        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_uint_ge(s.hogs, 1);
+        atomic_store(&stop_hog, true);
+        autoprocs_task_join(h);
+        stop_checked();
+}
+END_TEST
+
+static void checkpoint_peer(void *arg)
+{
+        (void)arg;
+        atomic_store(&stop_hog, true);
+}
+
+START_TEST(test_checkpoint)
+{
+        autoprocs_task *h, *p;
+
+        start(1);
+        /* one P: the peer only runs if the monitor asks the hog to yield at a checkpoint */
+        autoprocs_spawn(hog, (void *)1, &h);
+        usleep(2000);
+        autoprocs_spawn(checkpoint_peer, NULL, &p);
+        autoprocs_task_join(p);
+        autoprocs_task_join(h);
+        stop_checked();
+}
+END_TEST
+
+/* ---- resize ---------------------------------------------------------------------------------- */
+
+static _Atomic bool load_stop;
+
+static void load_task(void *arg)
+{
+        (void)arg;
+        while (!atomic_load(&load_stop)) {
+                for (int i = 0; i < 4; i++)
+                        autoprocs_spawn(incr, NULL, NULL);
+                autoprocs_yield();
+        }
+}
+
+START_TEST(test_resize)
+{
+        autoprocs_task *t[4];
+        autoprocs_stats s;
+        static const unsigned sizes[] = { 4, 1, 3, 2, 8, 1, 2 };
+
+        start(2);
+        ck_assert_uint_eq(ap_rt_procs(), 2);
+        ck_assert_int_eq(ap_rt_set_procs(0), -EINVAL);
+        for (int i = 0; i < 4; i++)
+                autoprocs_spawn(load_task, NULL, &t[i]);
+        for (size_t i = 0; i < AP_ELEMENTSOF(sizes); i++) {
+                ck_assert_int_eq(ap_rt_set_procs(sizes[i]), 0);
+                ck_assert_int_eq(ap_rt_wait_procs(5000), 0);
+                ck_assert_uint_eq(ap_rt_procs(), sizes[i]);
+                usleep(5000);
+        }
+        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_uint_eq(s.procs, 2);
+        ck_assert_uint_eq(s.procs_target, 2);
+        ck_assert_uint_ge(s.resizes_up, 3);
+        ck_assert_uint_ge(s.resizes_down, 3);
+        ck_assert_uint_gt(s.last_resize_ns, 0);
+        atomic_store(&load_stop, true);
+        for (int i = 0; i < 4; i++)
+                autoprocs_task_join(t[i]);
+        ap_rt_stop();
+        ck_assert_int_eq(ap_rt_set_procs(2), -ESRCH);
+        ck_assert_uint_eq(ap_rt_procs(), 0);
+}
+END_TEST
+
+START_TEST(test_thread_cap)
+{
+        ApRtOptions o = { .procs = 1, .max_threads = 2 };
+        autoprocs_task *r[4];
+        autoprocs_stats s;
+
+        ck_assert_int_eq(pipe(bpipe), 0);
+        ck_assert_int_eq(ap_rt_start(&o), 0);
+        for (int i = 0; i < 4; i++)
+                autoprocs_spawn(pipe_reader, NULL, &r[i]);
+        usleep(100000);
+        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_uint_le(s.threads, 3); /* 2 workers + the monitor */
+        ck_assert_uint_ge(s.thread_cap_hits, 1);
+        ck_assert_int_eq(write(bpipe[1], "xxxx", 4), 4);
+        for (int i = 0; i < 4; i++)
+                autoprocs_task_join(r[i]);
+        stop_checked();
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("runtime");
+        TCase *tc = tcase_create("runtime");
+
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_switch);
+        tcase_add_test(tc, test_stack_pool);
+        tcase_add_test(tc, test_stack_overflow_guard);
+        tcase_add_test(tc, test_stack_overflow_canary);
+        tcase_add_test(tc, test_runq);
+        tcase_add_test(tc, test_spawn_join);
+        tcase_add_test(tc, test_yield_fairness);
+        tcase_add_test(tc, test_sleep_order);
+        tcase_add_test(tc, test_chan_unbuffered);
+        tcase_add_test(tc, test_chan_unbuffered_p2);
+        tcase_add_test(tc, test_chan_buffered);
+        tcase_add_test(tc, test_chan_close);
+        tcase_add_test(tc, test_wg);
+        tcase_add_test(tc, test_mutex);
+        tcase_add_test(tc, test_block_handoff);
+        tcase_add_test(tc, test_hog);
+        tcase_add_test(tc, test_checkpoint);
+        tcase_add_test(tc, test_resize);
+        tcase_add_test(tc, test_thread_cap);
+        suite_add_tcase(s, tc);
+        return ap_test_run(s);
+}
