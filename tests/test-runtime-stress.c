@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stress test of the runtime: at least 10^6 tasks mixing yields, sleeps, channel traffic
+ * (unbuffered hand-offs and a buffered channel) and blocking calls, while another thread
+ * resizes the runtime between 1 and 2x the host CPUs every millisecond.  Checks that every task
+ * ran exactly once and that the final statistics add up.  Under ThreadSanitizer it runs 10^5
+ * tasks (and says so), to stay within a couple of minutes.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ap-test.h"
+#include "runtime/fiber.h"
+#include "util/macro.h"
+#include "runtime/runtime.h"
+
+#if AP_TSAN
+#define N_TASKS 100000u
+#else
+#define N_TASKS 1000000u
+#endif
+#define N_SPAWNERS 4u
+#define BATCH 2000u
+
+static _Atomic uint8_t *done;
+static _Atomic uint64_t children, chan_sum, bufchan_items;
+static autoprocs_chan *bufchan;
+static _Atomic bool resizer_stop;
+static _Atomic uint64_t resizes;
+static unsigned host_cpus;
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void mark(uint32_t i)
+{
+        uint8_t prev = atomic_fetch_add(&done[i], 1);
+
+        ck_assert_msg(prev == 0, "task %u ran twice", i);
+}
+
+typedef struct ChildArg {
+        autoprocs_chan *c;
+        uint64_t v;
+} ChildArg;
+
+static void chan_child(void *arg)
+{
+        ChildArg *a = arg;
+
+        atomic_fetch_add(&children, 1);
+        ck_assert_int_eq(autoprocs_chan_send(a->c, &a->v), 0);
+}
+
+static void work(void *arg)
+{
+        uint32_t i = (uint32_t)(uintptr_t)arg;
+
+        switch (i % 8) {
+        case 0:
+        case 1:
+                for (int k = 0; k < 3; k++)
+                        autoprocs_yield();
+                break;
+        case 2:
+                autoprocs_sleep_ns((i % 5) * 20000u);
+                break;
+        case 3: { /* unbuffered hand-off with a child task */
+                autoprocs_chan *c;
+                ChildArg a = { .v = i };
+                autoprocs_task *t;
+                uint64_t v = 0;
+
+                ck_assert_int_eq(autoprocs_chan_new(sizeof(uint64_t), 0, &c), 0);
+                a.c = c;
+                ck_assert_int_eq(autoprocs_spawn(chan_child, &a, &t), 0);
+                ck_assert_int_eq(autoprocs_chan_recv(c, &v), 0);
+                ck_assert_uint_eq(v, i);
+                ck_assert_int_eq(autoprocs_task_join(t), 0);
+                autoprocs_chan_free(c);
+                atomic_fetch_add(&chan_sum, v);
+                break;
+        }
+        case 4: { /* buffered channel shared by everybody: put one, take one */
+                uint64_t v = i;
+
+                ck_assert_int_eq(autoprocs_chan_send(bufchan, &v), 0);
+                ck_assert_int_eq(autoprocs_chan_recv(bufchan, &v), 0);
+                atomic_fetch_add(&bufchan_items, 1);
+                break;
+        }
+        case 5: /* a blocking call; now and then a long one, for the monitor to retake */
+                autoprocs_block_begin();
+                if (i % 512 == 5) {
+                        struct timespec ts = { .tv_nsec = 200000 };
+
+                        nanosleep(&ts, NULL);
+                } else {
+                        (void)getppid();
+                }
+                autoprocs_block_end();
+                break;
+        default:
+                autoprocs_checkpoint();
+                break;
+        }
+        mark(i);
+}
+
+typedef struct SpawnerArg {
+        uint32_t lo, hi;
+} SpawnerArg;
+
+static void spawner(void *arg)
+{
+        SpawnerArg *a = arg;
+        autoprocs_task *t[BATCH];
+
+        for (uint32_t i = a->lo; i < a->hi; i += BATCH) {
+                uint32_t n = AP_MIN(BATCH, a->hi - i);
+
+                /* joinable and detached tasks, joined/waited in batches to bound memory */
+                for (uint32_t j = 0; j < n; j++)
+                        ck_assert_int_eq(autoprocs_spawn(work, (void *)(uintptr_t)(i + j), &t[j]), 0);
+                for (uint32_t j = 0; j < n; j++)
+                        ck_assert_int_eq(autoprocs_task_join(t[j]), 0);
+        }
+}
+
+static void *resizer(void *arg)
+{
+        uint64_t seed = 88172645463325252ull;
+
+        (void)arg;
+        while (!atomic_load(&resizer_stop)) {
+                struct timespec ts = { .tv_nsec = 1000000 };
+                unsigned n;
+
+                seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                n = 1 + (unsigned)(seed % (2 * host_cpus));
+                ck_assert_int_eq(ap_rt_set_procs(n), 0);
+                atomic_fetch_add(&resizes, 1);
+                nanosleep(&ts, NULL);
+        }
+        return NULL;
+}
+
+START_TEST(test_stress)
+{
+        ApRtOptions o = { .procs = 0 };
+        SpawnerArg sa[N_SPAWNERS];
+        autoprocs_task *sp[N_SPAWNERS];
+        autoprocs_stats s;
+        pthread_t rs;
+        uint64_t t0 = now_ns(), alive_wait;
+        uint64_t expect_sum = 0;
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        host_cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 2;
+        o.procs = host_cpus;
+        if (AP_TSAN)
+                printf("stress: ThreadSanitizer build, %u tasks instead of 10^6\n", N_TASKS);
+        done = calloc(N_TASKS, 1);
+        ck_assert_ptr_nonnull(done);
+        ck_assert_int_eq(ap_rt_start(&o), 0);
+        ck_assert_int_eq(autoprocs_chan_new(sizeof(uint64_t), 64, &bufchan), 0);
+        ck_assert_int_eq(pthread_create(&rs, NULL, resizer, NULL), 0);
+        for (uint32_t k = 0; k < N_SPAWNERS; k++) {
+                sa[k] = (SpawnerArg){ .lo = k * (N_TASKS / N_SPAWNERS),
+                                      .hi = (k + 1) * (N_TASKS / N_SPAWNERS) };
+                ck_assert_int_eq(autoprocs_spawn(spawner, &sa[k], &sp[k]), 0);
+        }
+        for (uint32_t k = 0; k < N_SPAWNERS; k++)
+                ck_assert_int_eq(autoprocs_task_join(sp[k]), 0);
+        atomic_store(&resizer_stop, true);
+        pthread_join(rs, NULL);
+
+        for (uint32_t i = 0; i < N_TASKS; i++) {
+                ck_assert_msg(atomic_load(&done[i]) == 1, "task %u ran %u times", i,
+                              (unsigned)atomic_load(&done[i]));
+                if (i % 8 == 3)
+                        expect_sum += i;
+        }
+        ck_assert_uint_eq(atomic_load(&chan_sum), expect_sum);
+        ck_assert_uint_eq(atomic_load(&bufchan_items), N_TASKS / 8);
+
+        /* the last exits may still be in flight for a moment after the joins */
+        alive_wait = now_ns();
+        do {
+                ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        } while (s.tasks_alive != 0 && now_ns() - alive_wait < 5000000000ull);
+        ck_assert_uint_eq(s.tasks_alive, 0);
+        ck_assert_uint_eq(s.tasks_spawned, N_TASKS + atomic_load(&children) + N_SPAWNERS);
+        ck_assert_uint_eq(atomic_load(&children), N_TASKS / 8);
+        ck_assert_uint_ge(s.context_switches, s.tasks_spawned);
+        ck_assert_uint_ge(s.resizes_up + s.resizes_down, 1);
+        ck_assert_uint_le(s.procs, 2 * host_cpus);
+        printf("stress: %u tasks + %llu children in %.2f s, %llu resize requests (%llu up, %llu down), "
+               "%llu switches, %llu steals, %llu hand-offs, %u threads, %llu+%llu stacks "
+               "(guarded+canary)\n",
+               N_TASKS, (unsigned long long)atomic_load(&children),
+               (double)(now_ns() - t0) / 1e9, (unsigned long long)atomic_load(&resizes),
+               (unsigned long long)s.resizes_up, (unsigned long long)s.resizes_down,
+               (unsigned long long)s.context_switches, (unsigned long long)s.steals,
+               (unsigned long long)s.handoffs, s.threads, (unsigned long long)s.stacks_guarded,
+               (unsigned long long)s.stacks_unguarded);
+        ck_assert_int_eq(ap_rt_set_procs(1), 0);
+        ck_assert_int_eq(ap_rt_wait_procs(10000), 0);
+        ck_assert_uint_eq(ap_rt_procs(), 1);
+        ap_rt_stop();
+        autoprocs_chan_free(bufchan);
+        free(done);
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("runtime-stress");
+        TCase *tc = tcase_create("stress");
+
+        tcase_set_timeout(tc, 150);
+        tcase_add_test(tc, test_stress);
+        suite_add_tcase(s, tc);
+        return ap_test_run(s);
+}
