@@ -16,6 +16,8 @@
 #include "runtime/runtime.h"
 
 static const char *bench_prog = "bench";
+static autoprocs_stats last_stats;
+static bool have_stats;
 
 void bench_fail(const char *prog, const char *fmt, ...)
 {
@@ -197,14 +199,23 @@ void bench_run_root(unsigned procs, autoprocs_task_fn fn, void *arg)
         r = autoprocs_task_join(root);
         if (r < 0)
                 bench_fail(NULL, "joining the root task: %s", strerror(-r));
+        have_stats = autoprocs_stats_get(&last_stats) == 0;
         ap_rt_stop();
 }
 
 void bench_print(const char *name, double value, const char *unit, const char *extra,
                  unsigned procs)
 {
-        printf("%s %.6g %s%s%s procs=%u\n", name, value, unit, extra ? " " : "", extra ? extra : "",
+        printf("%s %.6g %s%s%s procs=%u", name, value, unit, extra ? " " : "", extra ? extra : "",
                procs);
+        /* the runtime's counters after the run (diagnostics; compare-runtime ignores them) */
+        if (have_stats)
+                printf(" switches=%llu steals=%llu threads=%u handoffs=%llu hogs=%llu",
+                       (unsigned long long)last_stats.context_switches,
+                       (unsigned long long)last_stats.steals, last_stats.threads,
+                       (unsigned long long)last_stats.handoffs,
+                       (unsigned long long)last_stats.hogs);
+        putchar('\n');
         fflush(stdout);
 }
 
