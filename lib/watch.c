@@ -10,8 +10,11 @@
  *     inode, size and mtime are compared instead;
  *   - a cached level fails to read (cgroupfs answers ENODEV once a cgroup is removed) or, on plain
  *     files, was unlinked (st_nlink 0: an open fd would keep reading the old text forever).
- * Otherwise a tick is a few preads (the chain), one pread (/proc/PID/cgroup), one poll, and the
- * affinity (one sched_getaffinity on the live system).
+ * Otherwise a tick is a few preads (the chain), one pread (/proc/PID/cgroup) and one poll.  The
+ * affinity (sched_getaffinity and the cpuset file: five system calls, half a tick's cost) is
+ * re-read on every tick only when ticks are >= AP_WATCH_AFFINITY_MS apart, else on every Nth tick
+ * so that it is at most that old, and always after a re-resolution: a quota is what changes live
+ * (Kubernetes in-place resize); a cpuset change waits at most AP_WATCH_AFFINITY_MS + one tick.
  *
  * A level that still fails after re-resolution makes the tick "failed" (procs 0): a garbage or
  * half-written file must never resize the runtime; the last good size stays.  A level whose file
@@ -37,6 +40,9 @@
 #include "util/macro.h"
 #include "watch.h"
 
+/* The oldest an affinity reading may get between ticks. */
+#define AP_WATCH_AFFINITY_MS 100u
+
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
@@ -53,6 +59,9 @@ struct ApWatch {
         char mountinfo_path[64];
         struct stat mountinfo_sig;   /* plain files: inode, size, mtime */
         bool plain_files;            /* the root is a tree of ordinary files (not procfs/cgroupfs) */
+        unsigned affinity;           /* the last affinity read */
+        unsigned affinity_every;     /* re-read it every N ticks */
+        unsigned affinity_age;       /* ticks since it was read */
         ApWatchResult last;
 };
 
@@ -98,7 +107,17 @@ static bool mountinfo_changed(ApWatch *w)
         return !same_sig(&st, &w->mountinfo_sig);
 }
 
-/* Full resolution: model, chain.  Never fails on odd files (they make an empty chain). */
+static void read_affinity(ApWatch *w)
+{
+        ApAffinity aff = {};
+
+        if (ap_affinity_read(&w->root, w->have_model ? &w->model.cpuset : NULL, &aff, NULL) != 0)
+                aff.cpus = 0;
+        w->affinity = aff.cpus;
+        w->affinity_age = 0;
+}
+
+/* Full resolution: model, chain, affinity.  Never fails on odd files (they make an empty chain). */
 static int resolve(ApWatch *w)
 {
         int r;
@@ -115,6 +134,7 @@ static int resolve(ApWatch *w)
         if (r < 0)
                 return r;
         mountinfo_mark(w);
+        read_affinity(w);
         return 0;
 }
 
@@ -138,20 +158,18 @@ static size_t unlinked_levels(const ApWatch *w)
         return n;
 }
 
-/* One read of the chain and the affinity; the policy makes the recommendation.
+/* One read of the chain (the affinity is w->affinity); the policy makes the recommendation.
  * @retval true read fine  @retval false a level failed (stale: re-resolve) */
 static bool read_once(ApWatch *w, ApWatchResult *res)
 {
         ApCpuLimit lim = {};
-        ApAffinity aff = {};
+        const ApAffinity aff = { .cpus = w->affinity };
         size_t failed = 0;
 
         *res = (ApWatchResult){};
         if (w->chain.n > 0)
                 (void)ap_limit_chain_read(&w->chain, &lim, &failed, NULL);
         failed += unlinked_levels(w);
-        if (ap_affinity_read(&w->root, w->have_model ? &w->model.cpuset : NULL, &aff, NULL) != 0)
-                aff.cpus = 0;
         res->has_limit = lim.limited;
         res->quota_us = lim.limited ? lim.quota_us : 0;
         res->period_us = lim.limited ? lim.period_us : 0;
@@ -192,6 +210,9 @@ int ap_watch_new(const autoprocs_config *config, ApWatch **ret)
         r = ap_config_copy(config, &w->config);
         if (r < 0)
                 return r;
+        w->affinity_every = w->config->interval_ms >= AP_WATCH_AFFINITY_MS || w->config->interval_ms == 0
+                                    ? 1
+                                    : AP_WATCH_AFFINITY_MS / w->config->interval_ms;
         live = !w->config->root;
         r = ap_probe_root_open(live ? "/" : w->config->root, w->config->pid, live, &w->root);
         if (r < 0)
@@ -265,7 +286,9 @@ int ap_watch_tick(ApWatch *w, uint64_t confirm_ns, ApWatchResult *ret)
         if (mountinfo_changed(w))
                 flags |= AP_WATCH_REMOUNTED;
         if (flags)
-                (void)resolve(w);
+                (void)resolve(w); /* also re-reads the affinity */
+        else if (++w->affinity_age >= w->affinity_every)
+                read_affinity(w);
 
         ok = read_once(w, &res);
         if (!ok) {
