@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Fuzz target: cpu.stat and cpuacct.usage parsers (probes/cpustat.c). */
+#include "fuzz.h"
+#include "probes/cpustat.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        ApCpuStat s;
+        uint64_t us;
+
+        (void)ap_cpu_stat_parse((const char *)data, size, &s);
+        (void)ap_cpuacct_usage_parse((const char *)data, size, &us);
+        return 0;
+}
