@@ -3,7 +3,7 @@
  * reaction: how fast autoprocs_init()'s watcher follows a CPU quota change, and what the watcher
  * costs.  A benchmark: it prints numbers, it never passes or fails on speed.
  *
- *     reaction [--interval-ms MS ...] [--samples N] [--idle-seconds S] [--json]
+ *     reaction [--interval-ms MS ...] [--samples N] [--idle-seconds S] [--json] [--verbose]
  *
  * Needs root and a writable cpu cgroup hierarchy (exit 77 with the reason otherwise).  Moves
  * itself, before any thread exists, into a fresh autoprocs-test-reaction-<pid> cgroup (libcgroup),
@@ -11,8 +11,8 @@
  * for each interval (default 1000 and 10 ms):
  *
  *   Reaction.  N times: sleep a random fraction of an interval (so writes land at every phase of
- *   the tick), stamp t0, write the quota (0.5 <-> 1.5 alternately) with cgroup_modify_cgroup(),
- *   then stamp when the procs-changed callback runs (the watcher asked the runtime for the new
+ *   the tick), write the quota (0.5 <-> 1.5 alternately) with cgroup_modify_cgroup(), stamp t0
+ *   when the write has returned (the kernel enforces the new quota from then on), then stamp when the procs-changed callback runs (the watcher asked the runtime for the new
  *   size) and when autoprocs_procs_wait() returns (the new size is in force: every removed
  *   processor has retired).  Between samples it waits out the damper's settle window so that
  *   each sample is an isolated change (a quick reversal is held on purpose: see lib/watch.h).
@@ -41,6 +41,7 @@
 #include "watch.h"
 
 static ApTestCgroup cg;
+static bool verbose;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;
@@ -154,11 +155,12 @@ static int measure(unsigned interval_ms, unsigned samples, double idle_s, bool j
                 pthread_mutex_lock(&lock);
                 seen = changes;
                 pthread_mutex_unlock(&lock);
-                t0 = now_s();
                 if (ap_cg_set_quota(&cg, up ? 150000 : 50000, 100000) != 0) {
                         fprintf(stderr, "writing the quota failed\n");
                         break;
                 }
+                /* The limit binds once the write has returned: the clock starts there. */
+                t0 = now_s();
                 t1 = wait_callback(seen, 3 * interval + 1);
                 if (t1 == 0) {
                         fprintf(stderr, "sample %u: no resize within %.1f s\n", i, 3 * interval + 1);
@@ -170,6 +172,9 @@ static int measure(unsigned interval_ms, unsigned samples, double idle_s, bool j
                         fprintf(stderr, "sample %u: %u processors in force\n", i, autoprocs_procs());
                 cb[n] = (t1 - t0) * 1e3;
                 force[n] = (t2 - t0) * 1e3;
+                if (verbose)
+                        fprintf(stderr, "  sample %2u %s: callback %.2f ms, in force %.2f ms\n", i,
+                                up ? "up  " : "down", cb[n], force[n]);
                 missed += force[n] > target_ms;
                 n++;
                 /* An isolated change next time: past the damper's settle window. */
@@ -201,7 +206,8 @@ static int measure(unsigned interval_ms, unsigned samples, double idle_s, bool j
                        missed, per_tick_us, per_hour_ms, per_tick_us / 1e4 / interval);
         } else {
                 printf("interval %u ms, %u isolated quota changes (0.5 <-> 1.5 CPUs):\n", interval_ms, n);
-                printf("  quota write -> procs-changed callback: median %.2f ms\n", cb[n / 2]);
+                printf("  quota write -> procs-changed callback: median %.2f  max %.2f ms\n", cb[n / 2],
+                       cb[n - 1]);
                 printf("  quota write -> new count in force:     min %.2f  median %.2f  max %.2f ms"
                        " (target <= %.0f ms: %u over)\n",
                        force[0], force[n / 2], force[n - 1], target_ms, missed);
@@ -246,6 +252,7 @@ int main(int argc, char **argv)
                 { "samples", required_argument, NULL, 's' },
                 { "idle-seconds", required_argument, NULL, 'd' },
                 { "json", no_argument, NULL, 'j' },
+                { "verbose", no_argument, NULL, 'v' },
                 {}
         };
         unsigned intervals[8], n_int = 0, samples = 0;
@@ -270,9 +277,12 @@ int main(int argc, char **argv)
                 case 'j':
                         json = true;
                         break;
+                case 'v':
+                        verbose = true;
+                        break;
                 default:
                         fprintf(stderr, "usage: reaction [--interval-ms MS ...] [--samples N] "
-                                "[--idle-seconds S] [--json]\n");
+                                "[--idle-seconds S] [--json] [--verbose]\n");
                         return 2;
                 }
         }
