@@ -43,6 +43,7 @@
 #define EXIT_NOT_FOUND 127
 
 static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t pending_signal;  /* arrived before the child existed */
 
 static void run_usage(FILE *f)
 {
@@ -69,8 +70,12 @@ static void quiet_logger(void *userdata, int level, const char *fmt, va_list ap)
 static void forward_signal(int sig, siginfo_t *si, void *uctx)
 {
         (void)uctx;
-        if (child_pid > 0 && (!si || si->si_code != SI_KERNEL))
+        if (si && si->si_code == SI_KERNEL)
+                return;
+        if (child_pid > 0)
                 (void)kill((pid_t)child_pid, sig);
+        else
+                pending_signal = sig;
 }
 
 static const char *cg_strerror(int r)
@@ -155,8 +160,13 @@ static int describe_cgroup(const char *name, const RunSpec *spec, struct cgroup 
                         r = cgroup_add_value_int64(c, "cpu.cfs_quota_us", (int64_t)spec->quota_us);
                 if (r)
                         goto fail;
-                /* Usage (cpuacct.usage) for the summary; absent on some kernels: best effort. */
-                (void)cgroup_add_controller(cg, "cpuacct");
+                /* Usage (cpuacct.usage) for the summary, where a cpuacct hierarchy exists. */
+                char *mnt = NULL;
+
+                if (cgroup_get_subsys_mount_point("cpuacct", &mnt) == 0 && mnt &&
+                    !cgroup_get_controller(cg, "cpuacct"))
+                        (void)cgroup_add_controller(cg, "cpuacct");
+                free(mnt);
         }
         if (spec->cpuset) {
                 c = cgroup_add_controller(cg, "cpuset");
@@ -450,6 +460,8 @@ int ap_cli_run(int argc, char **argv)
         }
         if (exec_errno)
                 fprintf(stderr, "autoprocs run: %s: %s\n", argv[optind], strerror(exec_errno));
+        else if (pending_signal)
+                (void)kill(pid, pending_signal); /* sent to us while the cgroup was being made */
 
         while (wait4(pid, &status, 0, &ru) < 0) {
                 if (errno != EINTR) {
