@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * autoprocsd's configuration: command line, AUTOPROCSD_* environment, optional config file.
+ *
+ * Precedence, per setting: command line > environment > config file > default.  The lists
+ * (--listen, --target) are taken whole from the first source that has any.  On SIGHUP only the
+ * file is read again (command line and environment do not change); a file that no longer parses
+ * leaves the running configuration in force.
+ *
+ * Config file: "key = value" lines ("key value" works too), '#' starts a comment line; keys are
+ * the long option names: listen, target (both may repeat), interval, policy, publish, log-level.
+ * Environment: AUTOPROCSD_LISTEN and AUTOPROCSD_TARGETS (whitespace-separated lists),
+ * AUTOPROCSD_INTERVAL, AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_LOG_LEVEL,
+ * AUTOPROCSD_CONFIG (the file).
+ *
+ * Every error is one line naming the argument, variable or file:line, in *ret_error.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "autoprocs.h"
+
+#define AP_DAEMON_DEFAULT_LISTEN "127.0.0.1:9464"
+#define AP_DAEMON_DEFAULT_INTERVAL_NS (1000ull * 1000 * 1000)
+#define AP_DAEMON_MIN_INTERVAL_NS (100ull * 1000 * 1000)
+#define AP_DAEMON_MAX_INTERVAL_NS (3600ull * 1000 * 1000 * 1000)
+
+typedef enum ApTargetKind {
+        AP_TARGET_SELF,
+        AP_TARGET_PID,
+        AP_TARGET_CGROUP,
+        AP_TARGET_ROOT,
+} ApTargetKind;
+
+typedef struct ApTargetSpec {
+        ApTargetKind kind;
+        int pid;          /* AP_TARGET_PID */
+        char *path;       /* AP_TARGET_CGROUP, AP_TARGET_ROOT */
+        char *label;      /* the spec as written: the metrics' target label */
+} ApTargetSpec;
+
+typedef struct ApListenAddr {
+        struct sockaddr_storage sa;
+        socklen_t salen;
+        char *text;       /* as written */
+} ApListenAddr;
+
+typedef struct ApDaemonConfig {
+        ApListenAddr *listen;
+        size_t n_listen;            /* 0: socket activation, else the default */
+        ApTargetSpec *targets;
+        size_t n_targets;           /* >= 1 after ap_daemon_config_load() */
+        uint64_t interval_ns;
+        autoprocs_policy policy;
+        char *publish_dir;          /* NULL: no publishing */
+        autoprocs_log_level log_level;
+        char *config_file;          /* NULL: none */
+} ApDaemonConfig;
+
+/* The command line and environment, kept for reloads. */
+typedef struct ApDaemonArgs {
+        char **listen;
+        size_t n_listen;
+        char **targets;
+        size_t n_targets;
+        char *interval, *policy, *publish, *log_level, *config_file;
+        bool help, version;
+} ApDaemonArgs;
+
+/* Parse the command line.  @retval 0  @retval -EINVAL (*ret_error: one line, malloc'd)  @retval -ENOMEM */
+int ap_daemon_args_parse(int argc, char **argv, ApDaemonArgs *ret, char **ret_error);
+void ap_daemon_args_done(ApDaemonArgs *a);
+void ap_daemon_usage(void);
+
+/* Build a configuration from @args, the environment and the config file.
+ * @retval 0  @retval -EINVAL (*ret_error)  @retval -ENOMEM */
+int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **ret_error);
+void ap_daemon_config_done(ApDaemonConfig *c);
+
+/* Parse one target spec: self, pid:N, cgroup:PATH, root:DIR.  @retval 0  @retval -EINVAL
+ * (*ret_why: static text)  @retval -ENOMEM */
+int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why);
+void ap_target_spec_done(ApTargetSpec *t);
+
+/* Parse "A.B.C.D:PORT" or "[V6]:PORT".  @retval 0  @retval -EINVAL (*ret_why) */
+int ap_listen_addr_parse(const char *s, ApListenAddr *ret, const char **ret_why);
