@@ -8,7 +8,8 @@ For every scenario: one run with the default policy (every expected field compar
 field checked for presence and type), one run per policy of "procs_by_policy", one per entry of
 "runs" (options such as --min and --reserve).  Then the CLI's usage errors (exit 2, one line on
 stderr) and the human report.  Standard library only.  Prints one line per check and finally
-"fixtures: N passed, N failed"; exits 1 on any failure.
+"fixtures: N passed, N failed"; exits 1 on any failure.  Last, 150 seeded random mutations of
+the fixtures' files: detect must never crash, and must still print one well-formed JSON object.
 """
 import json
 import math
@@ -286,6 +287,77 @@ def check_human(exe, fixtures):
     return errs
 
 
+def mutate(data, rng):
+    """One hostile edit of a procfs/cgroupfs file's bytes."""
+    choice = rng.randrange(9)
+    if choice == 0:
+        return data[:rng.randrange(len(data) + 1)]                   # truncated
+    if choice == 1:
+        i = rng.randrange(len(data) + 1)
+        return data[:i] + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16))) + data[i:]
+    if choice == 2:
+        return b""
+    if choice == 3:
+        return data.replace(b"\n", b"")                              # one long line
+    if choice == 4:
+        return data * rng.randrange(2, 50)                            # repeated
+    if choice == 5:
+        i = rng.randrange(len(data) + 1)
+        return data[:i] + b"99999999999999999999999999" + data[i:]     # overflow
+    if choice == 6:
+        return data.replace(b" ", b"\t").replace(b":", b"::")
+    if choice == 7:
+        i = rng.randrange(len(data) + 1)
+        return data[:i] + b"\0" + data[i:]                            # NUL byte
+    return bytes(b ^ (1 << rng.randrange(8)) if rng.random() < 0.05 else b for b in data)
+
+
+def check_robustness(exe, fixtures, count=150, seed=20261128):
+    """Seeded random mutations of the fixtures' files: detect must never crash; exit 0 with one
+    JSON object (or 1 with a message when no CPU count is left), within the timeout."""
+    import random
+    import shutil
+    import tempfile
+    rng = random.Random(seed)
+    names = sorted(d for d in os.listdir(fixtures)
+                   if os.path.isfile(os.path.join(fixtures, d, "expected.json")) and
+                   d != "mountinfo-huge")
+    tmp = tempfile.mkdtemp(prefix="autoprocs-test-fixtures-")
+    errs = []
+    try:
+        for i in range(count):
+            name = rng.choice(names)
+            root = os.path.join(tmp, "%d-%s" % (i, name))
+            shutil.copytree(os.path.join(fixtures, name), root)
+            files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs
+                           if f != "expected.json")
+            edits = []
+            for _ in range(rng.randrange(1, 4)):
+                path = rng.choice(files)
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                with open(path, "wb") as fh:
+                    fh.write(mutate(data, rng))
+                edits.append(os.path.relpath(path, root))
+            what = "mutation %d of %s (%s)" % (i, name, ", ".join(edits))
+            with open(os.path.join(fixtures, name, "expected.json"), encoding="utf-8") as fh:
+                args = json.load(fh).get("args", [])
+            rc, out, err = run(exe, ["--json", "--root", root] + args)
+            if rc is None or rc < 0 or rc not in (0, 1):
+                errs.append("%s: exit status %s; stderr: %s" % (what, rc, err.strip()[:300]))
+            elif rc == 1 and not err.strip():
+                errs.append("%s: exit 1 without a message" % what)
+            elif rc == 0:
+                try:
+                    check_shape(parse_one_object(out), errs)
+                except ValueError as e:
+                    errs.append("%s: %s" % (what, e))
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return errs
+
+
 def main(argv):
     verbose = "-v" in argv
     argv = [a for a in argv if a != "-v"]
@@ -320,6 +392,8 @@ def main(argv):
     if not only:
         results += check_usage(exe, fixtures)
         results.append(("human report (v2-nested-parent-lower)", check_human(exe, fixtures)))
+        results.append(("robustness: 150 seeded mutations of fixture files",
+                        check_robustness(exe, fixtures)))
     for name, errs in results:
         if errs:
             failed += 1
