@@ -174,8 +174,8 @@ static bool read_once(ApWatch *w, ApWatchResult *res)
         res->quota_us = lim.limited ? lim.quota_us : 0;
         res->period_us = lim.limited ? lim.period_us : 0;
         res->affinity = aff.cpus;
-        if (failed > 0)
-                return false;
+        /* With failed levels this is what the readable ones say (as detection would); the tick
+         * does not act on it, ap_watch_new() starts from it. */
         res->procs = ap_limits_procs(&(ApLimitsInput){
                 .has_limit = lim.limited,
                 .quota_us = lim.quota_us,
@@ -185,7 +185,7 @@ static bool read_once(ApWatch *w, ApWatchResult *res)
                 .min_procs = w->config->min_procs,
                 .reserve_millicpus = w->config->reserve_millicpus,
         });
-        return true;
+        return failed == 0;
 }
 
 static bool same_reading(const ApWatchResult *a, const ApWatchResult *b)
@@ -235,7 +235,8 @@ int ap_watch_new(const autoprocs_config *config, ApWatch **ret)
         if (r < 0)
                 return r;
         if (!read_once(w, &w->last)) {
-                /* Odd files at start: what detection would say, procs 0 if nothing at all. */
+                /* Odd files at start: start from what the readable levels say, as detection
+                 * does; the first good tick reports the change. */
                 w->last.flags = AP_WATCH_FAILED;
         }
         *ret = AP_TAKE_PTR(w);

@@ -207,6 +207,21 @@ static void next_tick(void)
         }
 }
 
+START_TEST(test_garbage_at_start)
+{
+        /* A bad leaf at start: init still sizes from what is readable (the unlimited parent:
+         * 4 CPUs of affinity), then follows once the file is good. */
+        autoprocs_config *c = config_new(10);
+
+        ap_test_write(tree, LEAF, "half a CPU\n");
+        ck_assert_int_eq(autoprocs_init(c), 0);
+        autoprocs_config_free(c);
+        ck_assert_uint_eq(autoprocs_procs(), 4);
+        ap_test_write(tree, LEAF, "150000 100000\n");
+        wait_procs(2);
+}
+END_TEST
+
 START_TEST(test_flapping_limit_resizes_once)
 {
         autoprocs_config *c = config_new(50);
@@ -364,6 +379,7 @@ static Suite *suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_follows_the_limit);
         tcase_add_test(tc, test_garbage_and_move);
+        tcase_add_test(tc, test_garbage_at_start);
         tcase_add_test(tc, test_flapping_limit_resizes_once);
         tcase_add_test(tc, test_idempotent_and_restart);
         tcase_add_test(tc, test_env_fixed_procs);
