@@ -299,12 +299,17 @@ END_TEST
 #define YT 4
 static _Atomic long ycount[YT];
 static _Atomic long yspread;
+static _Atomic int ystarted;
 
 static void yielder(void *arg)
 {
         int me = (int)(intptr_t)arg;
 
         ck_assert(autoprocs_in_task());
+        /* the main thread spawns them one by one: start counting when all are there */
+        atomic_fetch_add(&ystarted, 1);
+        while (atomic_load(&ystarted) < YT)
+                autoprocs_yield();
         for (int i = 0; i < 20000; i++) {
                 long lo = 1L << 40, hi = 0;
 
@@ -339,14 +344,17 @@ END_TEST
 /* ---- sleep ----------------------------------------------------------------------------------- */
 
 static _Atomic int wake_order[8], wake_pos;
+static uint64_t sleep_base;
 
 static void sleeper(void *arg)
 {
         int i = (int)(intptr_t)arg;
-        uint64_t t0 = ap_now_ns();
+        uint64_t t0 = ap_now_ns(), until = sleep_base + (uint64_t)(8 - i) * 5000000u;
 
-        autoprocs_sleep_ns((uint64_t)(8 - i) * 3000000u);
-        ck_assert_uint_ge(ap_now_ns() - t0, (uint64_t)(8 - i) * 3000000u);
+        /* deadlines relative to one base, whenever each task happens to start */
+        ck_assert_uint_lt(t0, until);
+        autoprocs_sleep_ns(until - t0);
+        ck_assert_uint_ge(ap_now_ns(), until);
         wake_order[atomic_fetch_add(&wake_pos, 1)] = i;
 }
 
@@ -366,6 +374,7 @@ START_TEST(test_sleep_order)
         _Atomic long spins = 0;
 
         start(1);
+        sleep_base = ap_now_ns() + 20000000u;
         for (int i = 0; i < 8; i++)
                 autoprocs_spawn(sleeper, (void *)(intptr_t)i, &t[i]);
         autoprocs_spawn(spinner_counting, (void *)&spins, &sp);
