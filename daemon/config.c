@@ -384,6 +384,47 @@ static char *strip(char *s)
         return s;
 }
 
+static const char *file_why;
+
+/* Check one value of the file at once, so that an error can name its line. */
+static int validate_value(const char *key, const char *value)
+{
+        autoprocs_log_level level;
+        autoprocs_policy policy;
+        ApTargetSpec t;
+        ApListenAddr a;
+        uint64_t ns;
+        int r;
+
+        if (strcmp(key, "target") == 0) {
+                r = ap_target_spec_parse(value, &t, &file_why);
+                if (r >= 0)
+                        ap_target_spec_done(&t);
+                return r;
+        }
+        if (strcmp(key, "listen") == 0) {
+                r = ap_listen_addr_parse(value, &a, &file_why);
+                if (r >= 0)
+                        free(a.text);
+                return r;
+        }
+        if (strcmp(key, "interval") == 0 && (ap_parse_duration_ns(value, &ns) < 0 ||
+                                             ns < AP_DAEMON_MIN_INTERVAL_NS ||
+                                             ns > AP_DAEMON_MAX_INTERVAL_NS)) {
+                file_why = "expected a duration from 100ms to 1h (e.g. 1s, 250ms, 2m)";
+                return -EINVAL;
+        }
+        if (strcmp(key, "policy") == 0 && autoprocs_policy_from_string(value, &policy) < 0) {
+                file_why = "expected go125, ceil, floor or automaxprocs";
+                return -EINVAL;
+        }
+        if (strcmp(key, "log-level") == 0 && ap_daemon_log_level_from_string(value, &level) < 0) {
+                file_why = "expected err, warning, notice, info or debug";
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int raw_from_file(Raw *r, const char *path, char **ret_error)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -413,6 +454,12 @@ static int raw_from_file(Raw *r, const char *path, char **ret_error)
                 value = strip(value);
                 if (*value == '\0')
                         return errorf(ret_error, "%s:%u: %s has an empty value", path, lineno, key);
+                k = validate_value(key, value);
+                if (k == -EINVAL)
+                        return errorf(ret_error, "%s:%u: %s \"%s\": %s", path, lineno, key, value,
+                                      file_why);
+                if (k < 0)
+                        return k;
                 if (strcmp(key, "listen") == 0)
                         k = strv_push(&r->listen, &r->n_listen, value);
                 else if (strcmp(key, "target") == 0)
