@@ -231,6 +231,17 @@ static int start_watcher(void)
         return 0;
 }
 
+/* True when called on the watcher thread (from a callback).  Lock order: state_lock, watch_lock. */
+static bool on_watcher_thread(void)
+{
+        bool r;
+
+        pthread_mutex_lock(&W.watch_lock);
+        r = W.has_thread && pthread_equal(pthread_self(), W.thread);
+        pthread_mutex_unlock(&W.watch_lock);
+        return r;
+}
+
 static void release_go(unsigned generation)
 {
         pthread_mutex_lock(&W.watch_lock);
@@ -280,7 +291,7 @@ AUTOPROCS_API int autoprocs_init(const autoprocs_config *config)
                 if (state == STATE_STOPPED)
                         break;
                 /* Shutting down: wait for it, unless that is us (a callback on the watcher). */
-                if (W.has_thread && pthread_equal(pthread_self(), W.thread)) {
+                if (on_watcher_thread()) {
                         pthread_mutex_unlock(&state_lock);
                         return -EDEADLK;
                 }
@@ -358,8 +369,12 @@ fail:
 
 AUTOPROCS_API void autoprocs_shutdown(void)
 {
+        /* Documented as forbidden from a task or a callback, where it would wait for itself:
+         * refuse quietly instead of hanging. */
+        if (autoprocs_in_task())
+                return;
         pthread_mutex_lock(&state_lock);
-        if (state != STATE_RUNNING) {
+        if (state != STATE_RUNNING || on_watcher_thread()) {
                 pthread_mutex_unlock(&state_lock);
                 return;
         }

@@ -342,6 +342,34 @@ START_TEST(test_interval_zero_no_watching)
 }
 END_TEST
 
+static int reentry_init_ret = -100;
+
+static void on_changed_reentry(unsigned old_procs, unsigned new_procs, void *ud)
+{
+        (void)ud;
+        if (old_procs == 0)
+                return; /* the first call is from autoprocs_init() itself */
+        /* On the watcher thread: init says "running", shutdown refuses instead of hanging. */
+        reentry_init_ret = autoprocs_init(NULL);
+        autoprocs_shutdown();
+        ck_assert_uint_eq(autoprocs_procs(), new_procs);
+}
+
+START_TEST(test_callback_reentry)
+{
+        autoprocs_config *c = config_new(10);
+
+        ck_assert_int_eq(autoprocs_config_set_procs_changed_callback(c, on_changed_reentry, NULL), 0);
+        ck_assert_int_eq(autoprocs_init(c), 0);
+        autoprocs_config_free(c);
+        ap_test_write(tree, LEAF, "50000 100000\n");
+        wait_procs(1);
+        usleep(50 * 1000);
+        ck_assert_int_eq(reentry_init_ret, 1);
+        ck_assert_uint_eq(autoprocs_procs(), 1); /* still running */
+}
+END_TEST
+
 static void *init_thread(void *c)
 {
         return (void *)(intptr_t)autoprocs_init(c);
@@ -387,6 +415,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_manual_set_holds_until_limit_changes);
         tcase_add_test(tc, test_interval_zero_no_watching);
         tcase_add_test(tc, test_concurrent_init);
+        tcase_add_test(tc, test_callback_reentry);
         suite_add_tcase(s, tc);
         return s;
 }
