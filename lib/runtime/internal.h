@@ -324,4 +324,5 @@ size_t ap_stack_usable(const ApStack *s);
 void ap_stack_check(const ApStack *s, uint64_t task_id);
 int ap_stack_altstack_init(ApM *m);
 void ap_stack_altstack_fini(ApM *m);
+void *ap_stack_fiber(ApStack *s);
 void ap_stack_counts(uint64_t *ret_guarded, uint64_t *ret_unguarded);

@@ -419,7 +419,7 @@ static void dispatch_prepare(ApM *m, ApG *g)
                 }
                 g->stack = s;
                 ap_fiber_unpoison(ap_stack_lo(s), ap_stack_usable(s));
-                g->fiber = ap_fiber_create();
+                g->fiber = AP_TSAN ? ap_stack_fiber(s) : NULL;
                 g->sp = ap_arch_frame_init(ap_stack_top(s), task_entry, g);
         }
 #ifndef NDEBUG
@@ -451,8 +451,7 @@ static void g_finish(ApM *m, ApG *g)
         ApP *p = m->p;
         ApWaiter *w;
 
-        ap_fiber_destroy(g->fiber);
-        g->fiber = NULL;
+        g->fiber = NULL; /* stays with the stack */
         ap_stack_put(p, g->stack);
         g->stack = NULL;
         g->sp = NULL;

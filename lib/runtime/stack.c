@@ -34,6 +34,7 @@ struct ApStack {
         char *map;              /* guarded: the mapping (guard page first); slab: NULL */
         size_t map_len;
         bool guarded;
+        void *fiber;            /* TSan fiber, kept with the stack: creating one is expensive */
 };
 
 typedef struct Slab {
@@ -175,6 +176,7 @@ static void unmap_guarded(ApStack *s)
         size_t len = s->map_len;
 
         atomic_fetch_sub(&st.guarded, 1);
+        ap_fiber_destroy(s->fiber);
         munmap(map, len);
 }
 
@@ -188,6 +190,10 @@ void ap_stack_fini(void)
                         unmap_guarded(s);
         }
         st.ncache = 0;
+        while (st.slab_free) {
+                ap_fiber_destroy(st.slab_free->fiber);
+                st.slab_free = st.slab_free->next;
+        }
         while (st.slabs) {
                 Slab *sl = st.slabs;
 
@@ -209,6 +215,7 @@ static ApStack *hdr_at(char *lo)
 
         s->lo = lo;
         s->next = NULL;
+        s->fiber = NULL;
         return s;
 }
 
@@ -398,6 +405,13 @@ void ap_stack_altstack_fini(ApM *m)
         (void)sigaltstack(&ss, NULL);
         munmap(m->altstack, m->altstack_size);
         m->altstack = NULL;
+}
+
+void *ap_stack_fiber(ApStack *s)
+{
+        if (!s->fiber)
+                s->fiber = ap_fiber_create();
+        return s->fiber;
 }
 
 void ap_stack_counts(uint64_t *ret_guarded, uint64_t *ret_unguarded)
