@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ap-test.h"
 #include "probes/cgroup-path.h"
@@ -442,6 +443,24 @@ START_TEST(test_resolve_missing_inputs)
 }
 END_TEST
 
+START_TEST(test_fifo_never_blocks)
+{
+        ApCgroupModel m;
+        ApWarnings w = AP_WARNINGS_NULL;
+        char p[4096];
+
+        /* A FIFO planted where a file is expected: a warning, not a hang. */
+        ap_test_write(tree, "proc/self/status", "");
+        snprintf(p, sizeof(p), "%s/proc/self/cgroup", tree);
+        ck_assert_int_eq(mkfifo(p, 0600), 0);
+        model(&m, &w);
+        ck_assert_int_eq(m.cpu.version, 0);
+        ck_assert(any_warning(&w, "/proc/self/cgroup"));
+        ap_cgroup_model_done(&m);
+        ap_warnings_done(&w);
+}
+END_TEST
+
 START_TEST(test_model_for_dir)
 {
         ApCgroupModel m;
@@ -511,6 +530,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_resolve_dotdot);
         tcase_add_test(tc, test_resolve_suffix);
         tcase_add_test(tc, test_resolve_missing_inputs);
+        tcase_add_test(tc, test_fifo_never_blocks);
         tcase_add_test(tc, test_model_for_dir);
         tcase_add_test(tc, test_moved);
         suite_add_tcase(s, tc);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -29,13 +30,36 @@ int ap_open_at(int dir_fd, const char *path, int flags)
         return fd;
 }
 
+int ap_open_reg_at(int dir_fd, const char *path)
+{
+        struct stat st;
+        int fd;
+
+        /* O_NONBLOCK: a FIFO planted in a tree must not block open(); then only regular files
+         * (procfs, sysfs and cgroupfs files are regular) are accepted. */
+        fd = ap_open_at(dir_fd, path, O_RDONLY | O_NONBLOCK);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0) {
+                int r = AP_NEG_ERRNO();
+
+                (void)close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                (void)close(fd);
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        }
+        return fd;
+}
+
 int ap_read_file_at(int dir_fd, const char *path, size_t max, char **ret_buf, size_t *ret_len)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t size = 4096, len = 0;
 
-        fd = ap_open_at(dir_fd, path, O_RDONLY);
+        fd = ap_open_reg_at(dir_fd, path);
         if (fd < 0)
                 return fd;
         buf = malloc(size + 1);
