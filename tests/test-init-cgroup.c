@@ -123,7 +123,7 @@ static void follow(const char *interval_ms)
         while (fgets(line, sizeof(line), e.out)) {
                 unsigned long long items;
 
-                if (sscanf(line, "done items=%llu", &items) == 1) {
+                if (sscanf(line, "done items=%llu checksum=", &items) == 1) {
                         ck_assert_uint_gt(items, 0);
                         done = true;
                 }
