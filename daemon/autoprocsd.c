@@ -418,6 +418,7 @@ int main(int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "autoprocsd: %s\n", error ? error : strerror(-r));
                 free(error);
+                ap_daemon_config_done(&config);
                 ap_daemon_args_done(&args);
                 return EXIT_CONFIG;
         }
