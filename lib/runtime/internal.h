@@ -167,6 +167,7 @@ struct ApP {
         _Atomic uint32_t retire;        /* set by the resizer: leave at the next scheduling point */
         _Atomic uint32_t preempt;       /* set by the monitor: the running task should yield */
         _Atomic uint64_t schedtick;     /* dispatches; the monitor watches it for hogs */
+        _Atomic uint32_t in_task;       /* its M runs a task (not the scheduler loop) */
         _Atomic uint64_t syscalltick;   /* blocking regions entered */
         _Atomic(ApM *) m;
         ApP *idle_next;                 /* idle list, under sched.lock */
@@ -193,8 +194,9 @@ enum {
         AP_HOOK_NONE = 0,
         AP_HOOK_YIELD,          /* requeue the departing task */
         AP_HOOK_PARK,           /* mark it waiting, then release hook_lock */
-        AP_HOOK_EXIT,           /* recycle its stack, finish it */
         AP_HOOK_GLOBAL,         /* put it on the global queue (blocking-region slow path) */
+        AP_HOOK_EXIT,           /* recycle its stack, finish it */
+        AP_HOOK_EXIT_JOINED,    /* same, its joiner already runs next (exit hooks last) */
 };
 
 struct ApM {
@@ -321,7 +323,7 @@ void ap_stack_flush(ApP *p);
 void *ap_stack_top(const ApStack *s);
 void *ap_stack_lo(const ApStack *s);
 size_t ap_stack_usable(const ApStack *s);
-void ap_stack_check(const ApStack *s, uint64_t task_id);
+void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id);
 int ap_stack_altstack_init(ApM *m);
 void ap_stack_altstack_fini(ApM *m);
 void *ap_stack_fiber(ApStack *s);

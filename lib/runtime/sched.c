@@ -195,6 +195,7 @@ ApP *ap_pidleget_locked(void)
 void ap_pidleput_locked(ApP *p)
 {
         atomic_store_explicit(&p->m, NULL, AP_RELAXED);
+        atomic_store_explicit(&p->in_task, 0, AP_RELAXED);
         if (p->id >= atomic_load_explicit(&ap_sched.nprocs, AP_RELAXED)) {
                 atomic_store(&p->retire, 0);
                 atomic_store(&p->status, AP_P_DEAD);
@@ -370,8 +371,32 @@ static void task_entry(void *arg)
         autoprocs_block_end();
         {
                 ApM *m = ap_cur_m();
+                ApP *p = m->p;
+                ApG *next = NULL;
+                int hook = AP_HOOK_EXIT;
 
-                g_leave(m, g, AP_HOOK_EXIT, NULL, pick_next_fast(m->p));
+                /* A task joined by a parked task switches straight to it: the joiner can only
+                 * run (and free g) after the switch, and the hook that recycles g's stack runs
+                 * first on the joiner's side. */
+                if (!g->detached && p && !atomic_load_explicit(&p->retire, AP_RELAXED)) {
+                        ap_spin_lock(&g->lock);
+                        if (g->joiner && g->joiner->g) {
+                                uint32_t s = AP_G_WAITING;
+
+                                next = g->joiner->g;
+                                if (!atomic_compare_exchange_strong_explicit(
+                                            &next->state, &s, AP_G_RUNNABLE, AP_ACQUIRE,
+                                            AP_RELAXED))
+                                        abort();
+                                g->joiner = NULL;
+                                g->done = true;
+                                hook = AP_HOOK_EXIT_JOINED;
+                        }
+                        ap_spin_unlock(&g->lock);
+                }
+                if (!next)
+                        next = pick_next_fast(p);
+                g_leave(m, g, hook, NULL, next);
         }
         abort();
 }
@@ -422,12 +447,12 @@ static void dispatch_prepare(ApM *m, ApG *g)
                 g->fiber = AP_TSAN ? ap_stack_fiber(s) : NULL;
                 g->sp = ap_arch_frame_init(ap_stack_top(s), task_entry, g);
         }
-#ifndef NDEBUG
-        if (atomic_exchange_explicit(&g->state, AP_G_RUNNING, AP_RELAXED) != AP_G_RUNNABLE)
+        /* a plain check, not an RMW: the queues already hand each task to one M */
+        if (AP_UNLIKELY(atomic_load_explicit(&g->state, AP_RELAXED) != AP_G_RUNNABLE))
                 abort(); /* a task dispatched twice */
-#else
         atomic_store_explicit(&g->state, AP_G_RUNNING, AP_RELAXED);
-#endif
+        if (AP_UNLIKELY(!atomic_load_explicit(&p->in_task, AP_RELAXED)))
+                atomic_store_explicit(&p->in_task, 1, AP_RELAXED);
         m->curg = g;
         atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, AP_RELAXED) + 1,
                               AP_RELAXED);
@@ -446,7 +471,7 @@ static void ready_local(ApM *m, ApG *g, bool next)
                 ap_gq_put(g);
 }
 
-static void g_finish(ApM *m, ApG *g)
+static void g_finish(ApM *m, ApG *g, bool joined)
 {
         ApP *p = m->p;
         ApWaiter *w;
@@ -461,6 +486,8 @@ static void g_finish(ApM *m, ApG *g)
                 ap_g_free(g);
                 return;
         }
+        if (joined)
+                return; /* the joiner runs next and releases g */
         ap_spin_lock(&g->lock);
         g->done = true;
         w = g->joiner;
@@ -488,7 +515,10 @@ static void after_switch(ApM *m)
                 ap_spin_unlock(m->hook_lock);
                 break;
         case AP_HOOK_EXIT:
-                g_finish(m, g);
+                g_finish(m, g, false);
+                break;
+        case AP_HOOK_EXIT_JOINED:
+                g_finish(m, g, true);
                 break;
         case AP_HOOK_GLOBAL:
                 atomic_store_explicit(&g->state, AP_G_RUNNABLE, AP_RELAXED);
@@ -505,18 +535,20 @@ static void g_leave(ApM *m, ApG *g, int hook, ApSpin *lock, ApG *next)
 {
         void *fake = NULL;
 
-        ap_stack_check(g->stack, g->id);
+        ap_stack_check(g->stack, &fake, g->id);
         m->hook = hook;
         m->hook_g = g;
         m->hook_lock = lock;
         if (next) {
                 dispatch_prepare(m, next);
-                ap_fiber_leave(next->fiber, hook == AP_HOOK_EXIT ? NULL : &fake,
+                ap_fiber_leave(next->fiber, hook >= AP_HOOK_EXIT ? NULL : &fake,
                                ap_stack_lo(next->stack), ap_stack_usable(next->stack));
                 ap_arch_switch(&g->sp, next->sp);
         } else {
                 m->curg = NULL;
-                ap_fiber_leave(m->g0_fiber, hook == AP_HOOK_EXIT ? NULL : &fake, m->g0_lo,
+                if (m->p)
+                        atomic_store_explicit(&m->p->in_task, 0, AP_RELAXED);
+                ap_fiber_leave(m->g0_fiber, hook >= AP_HOOK_EXIT ? NULL : &fake, m->g0_lo,
                                m->g0_size);
                 ap_arch_switch(&g->sp, m->g0_sp);
         }
@@ -879,6 +911,7 @@ AUTOPROCS_API void autoprocs_block_begin(void)
         m->oldp = p;
         m->p = NULL;
         atomic_store_explicit(&p->m, NULL, AP_RELAXED);
+        atomic_store_explicit(&p->in_task, 0, AP_RELAXED);
         atomic_store_explicit(&p->syscalltick,
                               atomic_load_explicit(&p->syscalltick, AP_RELAXED) + 1, AP_RELAXED);
         atomic_store_explicit(&p->status, AP_P_SYSCALL, AP_RELEASE);

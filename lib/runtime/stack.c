@@ -5,8 +5,11 @@
  *
  * A guarded stack is its own mapping with a PROT_NONE page below it; it costs two VMAs, so only
  * a budget derived from vm.max_map_count gets one.  Beyond the budget stacks are carved from
- * slabs without guard pages and carry a canary at their low end, checked whenever the task
- * switches out and when it exits.  A SIGSEGV handler on an alternate signal stack turns a fault
+ * slabs without guard pages.  Every stack (guarded or not) is also checked whenever its task
+ * switches out or exits: a stack pointer below the stack's low end aborts with the same report.
+ * (A canary word at the low end would touch one more page per stack, doubling the memory of a
+ * parked task, so the check uses the stack pointer instead; an overflow that has unwound again
+ * before the next switch goes unnoticed on an unguarded stack.)  A SIGSEGV handler on an alternate signal stack turns a fault
  * in the current task's guard page into "task N overflowed its S KiB stack" and aborts.
  *
  * The stack header (ApStack) lives at the top of the stack itself, in the page every task
@@ -26,7 +29,7 @@
 #define P_CACHE_MAX 64u
 #define G_CACHE_MAX 1024u
 #define SLAB_STACKS 32u
-#define CANARY_MAGIC 0x5a17c0de9e3779b9ull
+#define SP_MARGIN 256u
 
 struct ApStack {
         ApStack *next;
@@ -309,8 +312,6 @@ ApStack *ap_stack_get(ApP *p)
                 if (!s)
                         return NULL;
         }
-        if (!s->guarded)
-                *(uint64_t *)s->lo = CANARY_MAGIC ^ (uint64_t)(uintptr_t)s;
         s->next = NULL;
         return s;
 }
@@ -369,11 +370,10 @@ size_t ap_stack_usable(const ApStack *s)
         return (size_t)((const char *)s - s->lo);
 }
 
-void ap_stack_check(const ApStack *s, uint64_t task_id)
+void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id)
 {
-        if (AP_UNLIKELY(!s->guarded) &&
-            AP_UNLIKELY(*(const uint64_t *)s->lo != (CANARY_MAGIC ^ (uint64_t)(uintptr_t)s)))
-                report_overflow(task_id, " (canary overwritten)");
+        if (AP_UNLIKELY((const char *)sp < s->lo + SP_MARGIN))
+                report_overflow(task_id, " (stack pointer below the stack)");
 }
 
 int ap_stack_altstack_init(ApM *m)

@@ -190,7 +190,8 @@ static bool retake(uint64_t now)
                                 p->sm_tick_ns = now;
                                 continue;
                         }
-                        if (now - p->sm_tick_ns < AP_RT_HOG_NS)
+                        /* a P in transit to a thread the OS has not run yet is no hog */
+                        if (now - p->sm_tick_ns < AP_RT_HOG_NS || !atomic_load(&p->in_task))
                                 continue;
                         if (p->sm_hog_tick != t + 1) {
                                 p->sm_hog_tick = t + 1;
