@@ -102,8 +102,18 @@ int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why)
                 t.path = strdup(s + 5);
                 if (!t.path)
                         return -ENOMEM;
+        } else if (strncmp(s, "comm:", 5) == 0) {
+                /* The kernel keeps 15 bytes of a command name (TASK_COMM_LEN - 1). */
+                if (s[5] == '\0' || strlen(s + 5) > 15 || strchr(s + 5, '/')) {
+                        *ret_why = "comm:NAME needs a process name of 1 to 15 characters, as in /proc/PID/comm";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_COMM;
+                t.path = strdup(s + 5);
+                if (!t.path)
+                        return -ENOMEM;
         } else {
-                *ret_why = "unknown target (expected self, pid:N, cgroup:PATH or root:DIR)";
+                *ret_why = "unknown target (expected self, pid:N, cgroup:PATH, root:DIR or comm:NAME)";
                 return -EINVAL;
         }
         for (const char *p = s; *p; p++) {
@@ -211,7 +221,8 @@ void ap_daemon_usage(void)
               "\n"
               "  --listen ADDR:PORT  127.0.0.1:9464 or [::1]:9464; may repeat; port 0 picks a free one.\n"
               "                      Default: a socket passed by systemd, else " AP_DAEMON_DEFAULT_LISTEN ".\n"
-              "  --target SPEC       self (default), pid:N, cgroup:PATH or root:DIR; may repeat\n"
+              "  --target SPEC       self (default), pid:N, cgroup:PATH, root:DIR or comm:NAME (the\n"
+              "                      process named NAME, e.g. the app next to a sidecar); may repeat\n"
               "  --interval D        how often each target is read: 1s (default), 250ms, ...\n"
               "  --policy P          rounding policy of the recommended processor count (go125)\n"
               "  --publish DIR       keep DIR/<target>.env with AUTOPROCS_PROCS, GOMAXPROCS, ...\n"

@@ -34,12 +34,13 @@ typedef enum ApTargetKind {
         AP_TARGET_PID,
         AP_TARGET_CGROUP,
         AP_TARGET_ROOT,
+        AP_TARGET_COMM,   /* comm:NAME, the lowest pid whose /proc/PID/comm is NAME (a sidecar's app) */
 } ApTargetKind;
 
 typedef struct ApTargetSpec {
         ApTargetKind kind;
         int pid;          /* AP_TARGET_PID */
-        char *path;       /* AP_TARGET_CGROUP, AP_TARGET_ROOT */
+        char *path;       /* AP_TARGET_CGROUP, AP_TARGET_ROOT; the name of AP_TARGET_COMM */
         char *label;      /* the spec as written: the metrics' target label */
 } ApTargetSpec;
 
@@ -81,7 +82,7 @@ void ap_daemon_usage(void);
 int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **ret_error);
 void ap_daemon_config_done(ApDaemonConfig *c);
 
-/* Parse one target spec: self, pid:N, cgroup:PATH, root:DIR.  @retval 0  @retval -EINVAL
+/* Parse one target spec: self, pid:N, cgroup:PATH, root:DIR, comm:NAME.  @retval 0  @retval -EINVAL
  * (*ret_why: static text)  @retval -ENOMEM */
 int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why);
 void ap_target_spec_done(ApTargetSpec *t);

@@ -2,7 +2,9 @@
 /*
  * Targets and the snapshot store (see targets.h).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +18,7 @@
 #include "daemon/publish.h"
 #include "daemon/targets.h"
 #include "util/macro.h"
+#include "util/parse.h"
 
 /* A stop is noticed within one slice of sleep. */
 #define SLEEP_SLICE_NS (500ull * 1000 * 1000)
@@ -65,12 +68,58 @@ static uint64_t now_ns(void)
  * One probe
  * ------------------------------------------------------------------------------------------- */
 
+/* Does /proc/PID/comm read NAME? */
+static bool comm_is(int pid, const char *name)
+{
+        char path[64], buf[64];
+        ssize_t n;
+        int fd;
+
+        (void)snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        (void)close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        return strcmp(buf, name) == 0;
+}
+
+/* The lowest pid (not ours) whose comm is @name; the one found last is tried first. */
+static int comm_find(const char *name, int last)
+{
+        DIR *d;
+        struct dirent *de;
+        int best = 0;
+
+        if (last > 0 && comm_is(last, name))
+                return last;
+        d = opendir("/proc");
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                unsigned pid;
+
+                if (ap_parse_uint_range(de->d_name, 1, 0x7fffffff, &pid) < 0 || (int)pid == getpid())
+                        continue;
+                if ((best == 0 || (int)pid < best) && comm_is((int)pid, name))
+                        best = (int)pid;
+        }
+        (void)closedir(d);
+        return best;
+}
+
 /* Is the target there at all?  Existence only: what it holds is the probes' business. */
 static bool target_exists(const ApTargetSpec *spec)
 {
         char path[64];
 
         switch (spec->kind) {
+        case AP_TARGET_COMM:
+                return spec->pid > 0;
         case AP_TARGET_SELF:
                 return true;
         case AP_TARGET_PID:
@@ -92,7 +141,7 @@ static int make_config(const ApTargetSpec *spec, autoprocs_policy policy, autopr
         if (r < 0)
                 return r;
         r = autoprocs_config_set_policy(c, policy);
-        if (r >= 0 && spec->kind == AP_TARGET_PID)
+        if (r >= 0 && (spec->kind == AP_TARGET_PID || spec->kind == AP_TARGET_COMM))
                 r = autoprocs_config_set_pid(c, spec->pid);
         else if (r >= 0 && spec->kind == AP_TARGET_CGROUP)
                 r = autoprocs_config_set_cgroup_dir(c, spec->path);
@@ -193,6 +242,14 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
 
         /* Every file read happens here: hand the processor to another task meanwhile. */
         autoprocs_block_begin();
+        if (t->spec.kind == AP_TARGET_COMM) {
+                int pid = comm_find(t->spec.path, t->spec.pid);
+
+                if (pid > 0 && pid != t->spec.pid)
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "target-process", t->spec.label,
+                                      "target %s: process %d", t->spec.label, pid);
+                t->spec.pid = pid;
+        }
         exists = target_exists(&t->spec);
         if (exists) {
                 r = make_config(&t->spec, policy, &config);

@@ -492,6 +492,27 @@ def group_targets():
         check(wait_for(lambda: sample(d.metrics(), "autoprocs_target_up", {"target": rt}) == 1), "root back: up")
         check("found again" in d.text(), "found again logged")
         check(d.proc.poll() is None, "daemon alive after targets came and went")
+
+        # comm:NAME (a sidecar's app): found by name, lost when it exits.
+        name = f"apt{os.getpid() % 100000}"
+        exe = os.path.join(tmp, name)
+        shutil.copy("/bin/sleep", exe)
+        cp = subprocess.Popen([exe, "60"])
+        try:
+            d2 = Daemon(["--listen", "127.0.0.1:0", "--interval", "100ms", "--target", f"comm:{name}"])
+            try:
+                ok = wait_for(lambda: sample(d2.metrics(), "autoprocs_target_up", {"target": f"comm:{name}"}) == 1)
+                check(ok and f"target comm:{name}: process {cp.pid}" in d2.text(), "comm:NAME finds the process")
+                cp.kill()
+                cp.wait()
+                ok = wait_for(lambda: sample(d2.metrics(), "autoprocs_target_up", {"target": f"comm:{name}"}) == 0)
+                check(ok, "comm:NAME lost when the process exits")
+            finally:
+                d2.stop()
+        finally:
+            if cp.poll() is None:
+                cp.kill()
+                cp.wait()
         ticks = len(re.findall(r"gone|found|limit", d.text()))
         time.sleep(1)
         check(len(re.findall(r"gone|found|limit", d.text())) == ticks, "no log lines per tick")
