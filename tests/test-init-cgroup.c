@@ -8,6 +8,7 @@
  * Needs root and a writable cpu hierarchy; skipped (77) with the reason otherwise.  The cgroup
  * is removed in every case (unchecked teardown, in the runner process).
  */
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -166,8 +167,13 @@ static Suite *suite(void)
 int main(void)
 {
         const char *why;
+        cpu_set_t set;
 
         runner_pid = (long)getpid();
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) < 2) {
+                fprintf(stderr, "SKIP: needs 2 CPUs to see 1 <-> 2 processors\n");
+                return 77;
+        }
         why = ap_cg_usable();
         if (why) {
                 fprintf(stderr, "SKIP: real cgroups unavailable: %s\n", why);
