@@ -216,7 +216,7 @@ START_TEST(test_stress)
         ck_assert_uint_le(s.procs, 2 * host_cpus);
         printf("stress: %u tasks + %llu children in %.2f s, %llu resize requests (%llu up, %llu down), "
                "%llu switches, %llu steals, %llu hand-offs, %u threads, %llu+%llu stacks "
-               "(guarded+canary)\n",
+               "(guarded+unguarded)\n",
                N_TASKS, (unsigned long long)atomic_load(&children),
                (double)(now_ns() - t0) / 1e9, (unsigned long long)atomic_load(&resizes),
                (unsigned long long)s.resizes_up, (unsigned long long)s.resizes_down,

@@ -3,9 +3,9 @@
  * Task stacks: mmap'd, lazily committed (MAP_NORESERVE), pooled (a per-P LIFO cache and a
  * global cache) so that spawning never faults a fresh stack in the steady state.
  *
- * A guarded stack is its own mapping with a PROT_NONE page below it; it costs two VMAs, so only
- * a budget derived from vm.max_map_count gets one.  Beyond the budget stacks are carved from
- * slabs without guard pages.  Every stack (guarded or not) is also checked whenever its task
+ * Stacks are carved from slabs of 32 (one mmap each).  A guarded stack has a PROT_NONE page
+ * below it, which splits the slab and costs two VMAs per stack, so only a budget derived from
+ * vm.max_map_count gets one.  Beyond the budget stacks come from slabs without guard pages.  Every stack (guarded or not) is also checked whenever its task
  * switches out or exits: a stack pointer below the stack's low end aborts with the same report.
  * (A canary word at the low end would touch one more page per stack, doubling the memory of a
  * parked task, so the check uses the stack pointer instead; an overflow that has unwound again
@@ -27,15 +27,13 @@
 
 #define PAGE 4096u
 #define P_CACHE_MAX 64u
-#define G_CACHE_MAX 1024u
 #define SLAB_STACKS 32u
 #define SP_MARGIN 256u
 
 struct ApStack {
         ApStack *next;
         char *lo;               /* lowest usable byte */
-        char *map;              /* guarded: the mapping (guard page first); slab: NULL */
-        size_t map_len;
+        char *map;              /* the guard page below lo; NULL when unguarded */
         bool guarded;
         void *fiber;            /* TSan fiber, kept with the stack: creating one is expensive */
 };
@@ -44,16 +42,15 @@ typedef struct Slab {
         struct Slab *next;
         char *base;
         size_t len;
+        ApStack *stacks[SLAB_STACKS];
 } Slab;
 
 static struct {
         size_t size;            /* usable bytes, page multiple */
         size_t hdr;             /* bytes reserved at the top for the header */
         ApSpin lock;
-        ApStack *cache;
-        uint32_t ncache;
+        ApStack *free;          /* the global cache */
         Slab *slabs;
-        ApStack *slab_free;     /* unguarded stacks never return to the kernel before fini */
         _Atomic uint64_t guarded, unguarded;   /* stacks in existence */
         uint64_t budget;
         struct sigaction old_segv;
@@ -146,10 +143,8 @@ int ap_stack_init(size_t stack_size)
         memset(&st.lock, 0, sizeof(st.lock));
         st.size = (stack_size + PAGE - 1) & ~(size_t)(PAGE - 1);
         st.hdr = (sizeof(ApStack) + 63) & ~(size_t)63;
-        st.cache = NULL;
-        st.ncache = 0;
+        st.free = NULL;
         st.slabs = NULL;
-        st.slab_free = NULL;
         atomic_store(&st.guarded, 0);
         atomic_store(&st.unguarded, 0);
         st.budget = guard_budget();
@@ -173,38 +168,19 @@ int ap_stack_init(size_t stack_size)
         return 0;
 }
 
-static void unmap_guarded(ApStack *s)
-{
-        char *map = s->map;
-        size_t len = s->map_len;
-
-        atomic_fetch_sub(&st.guarded, 1);
-        ap_fiber_destroy(s->fiber);
-        munmap(map, len);
-}
-
 void ap_stack_fini(void)
 {
-        ApStack *s;
-
-        while ((s = st.cache)) {
-                st.cache = s->next;
-                if (s->guarded)
-                        unmap_guarded(s);
-        }
-        st.ncache = 0;
-        while (st.slab_free) {
-                ap_fiber_destroy(st.slab_free->fiber);
-                st.slab_free = st.slab_free->next;
-        }
         while (st.slabs) {
                 Slab *sl = st.slabs;
 
                 st.slabs = sl->next;
+                for (unsigned i = 0; i < SLAB_STACKS; i++)
+                        ap_fiber_destroy(sl->stacks[i]->fiber);
                 munmap(sl->base, sl->len);
                 free(sl);
         }
-        st.slab_free = NULL;
+        st.free = NULL;
+        atomic_store(&st.guarded, 0);
         atomic_store(&st.unguarded, 0);
         if (st.handler) {
                 sigaction(SIGSEGV, &st.old_segv, NULL);
@@ -212,111 +188,82 @@ void ap_stack_fini(void)
         }
 }
 
-static ApStack *hdr_at(char *lo)
+/* Map a slab of SLAB_STACKS stacks (each below a guard page when @guarded) and put them on the
+ * free list.  Called without st.lock: the system calls happen outside it. */
+static int add_slab(bool guarded)
 {
-        ApStack *s = (ApStack *)(lo + st.size - st.hdr);
+        size_t stride = st.size + (guarded ? PAGE : 0), len = (size_t)SLAB_STACKS * stride;
+        char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        Slab *sl;
 
-        s->lo = lo;
-        s->next = NULL;
-        s->fiber = NULL;
-        return s;
-}
-
-static ApStack *new_guarded(void)
-{
-        size_t len = PAGE + st.size;
-        char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-        ApStack *s;
-
-        if (map == MAP_FAILED)
-                return NULL;
-        if (mprotect(map, PAGE, PROT_NONE) < 0) {
-                munmap(map, len);
-                return NULL;
+        if (base == MAP_FAILED)
+                return AP_NEG_ERRNO();
+        sl = malloc(sizeof(*sl));
+        if (!sl) {
+                munmap(base, len);
+                return -ENOMEM;
         }
-        s = hdr_at(map + PAGE);
-        s->map = map;
-        s->map_len = len;
-        s->guarded = true;
-        return s;
-}
+        (void)madvise(base, len, MADV_NOHUGEPAGE);
+        for (unsigned i = 0; guarded && i < SLAB_STACKS; i++)
+                if (mprotect(base + (size_t)i * stride, PAGE, PROT_NONE) < 0) {
+                        int r = AP_NEG_ERRNO();
 
-/* Under st.lock. */
-static ApStack *new_unguarded_locked(void)
-{
-        ApStack *s = st.slab_free;
-
-        if (!s) {
-                size_t len = (size_t)SLAB_STACKS * st.size;
-                char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-                Slab *sl;
-
-                if (base == MAP_FAILED)
-                        return NULL;
-                sl = malloc(sizeof(*sl));
-                if (!sl) {
                         munmap(base, len);
-                        return NULL;
+                        free(sl);
+                        return r;
                 }
-                (void)madvise(base, len, MADV_NOHUGEPAGE);
-                *sl = (Slab){ .next = st.slabs, .base = base, .len = len };
-                st.slabs = sl;
-                /* hand out the highest first: an overflow then lands in a mapped neighbour */
-                for (unsigned i = 0; i < SLAB_STACKS; i++) {
-                        ApStack *t = hdr_at(base + (size_t)i * st.size);
+        sl->base = base;
+        sl->len = len;
+        for (unsigned i = 0; i < SLAB_STACKS; i++) {
+                char *lo = base + (size_t)i * stride + (guarded ? PAGE : 0);
+                ApStack *t = (ApStack *)(lo + st.size - st.hdr);
 
-                        t->map = NULL;
-                        t->map_len = 0;
-                        t->guarded = false;
-                        t->next = st.slab_free;
-                        st.slab_free = t;
-                }
-                atomic_fetch_add(&st.unguarded, SLAB_STACKS);
-                s = st.slab_free;
+                *t = (ApStack){ .lo = lo, .map = guarded ? lo - PAGE : NULL, .guarded = guarded };
+                sl->stacks[i] = t;
         }
-        st.slab_free = s->next;
-        s->next = NULL;
-        return s;
+        ap_spin_lock(&st.lock);
+        sl->next = st.slabs;
+        st.slabs = sl;
+        /* the highest first: an overflow of an unguarded stack lands in a mapped neighbour */
+        for (unsigned i = 0; i < SLAB_STACKS; i++) {
+                sl->stacks[i]->next = st.free;
+                st.free = sl->stacks[i];
+        }
+        ap_spin_unlock(&st.lock);
+        atomic_fetch_add(guarded ? &st.guarded : &st.unguarded, SLAB_STACKS);
+        return 0;
 }
 
 ApStack *ap_stack_get(ApP *p)
 {
-        ApStack *s = NULL;
+        ApStack *s;
 
-        if (p && p->stk_cache) {
-                s = p->stk_cache;
+        if (p && (s = p->stk_cache)) {
                 p->stk_cache = s->next;
                 p->nstk--;
-        } else {
+                s->next = NULL;
+                return s;
+        }
+        for (;;) {
                 ap_spin_lock(&st.lock);
-                if (st.cache) {
-                        s = st.cache;
-                        st.cache = s->next;
-                        st.ncache--;
-                }
-                if (!s && atomic_load_explicit(&st.guarded, AP_RELAXED) < st.budget) {
-                        /* count it before the syscalls so concurrent callers respect the budget */
-                        atomic_fetch_add(&st.guarded, 1);
-                        ap_spin_unlock(&st.lock);
-                        s = new_guarded();
-                        if (s)
-                                return s;
-                        atomic_fetch_sub(&st.guarded, 1);
-                        ap_spin_lock(&st.lock);
-                }
-                if (!s)
-                        s = new_unguarded_locked();
+                s = st.free;
+                if (s)
+                        st.free = s->next;
                 ap_spin_unlock(&st.lock);
-                if (!s)
+                if (s) {
+                        s->next = NULL;
+                        return s;
+                }
+                if (atomic_load(&st.guarded) + SLAB_STACKS <= st.budget && add_slab(true) == 0)
+                        continue;
+                if (add_slab(false) < 0)
                         return NULL;
         }
-        s->next = NULL;
-        return s;
 }
 
-/* Return a stack the caller no longer runs on. */
+/* Return a stack the caller no longer runs on.  Stacks go back to the kernel only at
+ * ap_stack_fini(): the pools keep what the peak needed. */
 void ap_stack_put(ApP *p, ApStack *s)
 {
         if (p && p->nstk < P_CACHE_MAX) {
@@ -326,21 +273,9 @@ void ap_stack_put(ApP *p, ApStack *s)
                 return;
         }
         ap_spin_lock(&st.lock);
-        if (!s->guarded) {
-                s->next = st.slab_free;
-                st.slab_free = s;
-                ap_spin_unlock(&st.lock);
-                return;
-        }
-        if (st.ncache < G_CACHE_MAX) {
-                s->next = st.cache;
-                st.cache = s;
-                st.ncache++;
-                ap_spin_unlock(&st.lock);
-                return;
-        }
+        s->next = st.free;
+        st.free = s;
         ap_spin_unlock(&st.lock);
-        unmap_guarded(s);
 }
 
 /* Move a P's cache to the global one (the P is retiring or the runtime stops). */

@@ -8,7 +8,7 @@
  *   3. retakes Ps left in blocking regions and hands them to other threads,
  *   4. detects hogs (a P whose dispatch counter has not moved for 10 ms): counts them, asks the
  *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work.
- * It sleeps 20 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, no
+ * It sleeps 50 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, no
  * timeout) when every P is idle and nothing is pending.
  */
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 #include "runtime/internal.h"
 #include "runtime/runq.h"
 
-#define SM_MIN_NS 20000u
+#define SM_MIN_NS 50000u
 #define SM_MAX_NS 10000000u
 #define RETAKE_NS 20000u
 
