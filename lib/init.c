@@ -152,6 +152,7 @@ static void *watcher_main(void *arg)
         for (;;) {
                 unsigned old, n;
                 bool was_failed;
+                int r;
 
                 timespec_add_ms(&next, c->interval_ms);
                 while (!W.stop) {
@@ -171,12 +172,13 @@ static void *watcher_main(void *arg)
                 W.last_recommendation = res.procs ? res.procs : W.last_recommendation;
                 old = W.damper.current;
                 n = decide_locked(res.procs);
+                /* Resize under the lock (it returns at once) so that a concurrent
+                 * autoprocs_procs_set() is ordered before or after, never overwritten. */
+                r = n != 0 && n != old ? ap_rt_set_procs(n) : 0;
                 pthread_mutex_unlock(&W.watch_lock);
 
                 report_tick(c, &res, was_failed);
                 if (n != 0 && n != old) {
-                        int r = ap_rt_set_procs(n);
-
                         if (r < 0)
                                 emit(c, AUTOPROCS_LOG_ERR, "resize", "resizing %u -> %u failed: %s",
                                      old, n, strerror(-r));
