@@ -773,6 +773,37 @@ START_TEST(test_resize)
 }
 END_TEST
 
+static void try_stop(void *arg)
+{
+        (void)arg;
+        ap_rt_stop(); /* refused from a task */
+        ck_assert(ap_rt_running());
+}
+
+START_TEST(test_restart)
+{
+        ApRtOptions bad = { .procs = 0 };
+        autoprocs_task *t;
+
+        ck_assert_int_eq(ap_rt_start(&bad), -EINVAL);
+        ck_assert_int_eq(ap_rt_start(NULL), -EINVAL);
+        bad = (ApRtOptions){ .procs = 1, .stack_size = 1024 };
+        ck_assert_int_eq(ap_rt_start(&bad), -EINVAL);
+        ap_rt_stop(); /* not running: no-op */
+        for (int round = 0; round < 3; round++) {
+                start(1 + round);
+                ck_assert_int_eq(ap_rt_start(&(ApRtOptions){ .procs = 1 }), -EALREADY);
+                ck_assert_int_eq(autoprocs_spawn(try_stop, NULL, &t), 0);
+                ck_assert_int_eq(autoprocs_task_join(t), 0);
+                for (int i = 0; i < 100; i++)
+                        ck_assert_int_eq(autoprocs_spawn(incr, NULL, NULL), 0);
+                ap_rt_stop(); /* waits for the detached ones */
+                ck_assert_int_eq(atomic_load(&counter), 100 * (round + 1));
+                ck_assert_int_eq(autoprocs_spawn(incr, NULL, NULL), -ESRCH);
+        }
+}
+END_TEST
+
 START_TEST(test_thread_cap)
 {
         ApRtOptions o = { .procs = 1, .max_threads = 2 };
@@ -819,6 +850,7 @@ int main(void)
         tcase_add_test(tc, test_checkpoint);
         tcase_add_test(tc, test_resize);
         tcase_add_test(tc, test_thread_cap);
+        tcase_add_test(tc, test_restart);
         suite_add_tcase(s, tc);
         return ap_test_run(s);
 }

@@ -107,6 +107,8 @@ static uint64_t tasks_alive(void)
 
 void ap_rt_stop(void)
 {
+        if (ap_cur_m())
+                return; /* from a task it would wait for itself */
         pthread_mutex_lock(&lifecycle);
         if (!atomic_load(&ap_sched.running)) {
                 pthread_mutex_unlock(&lifecycle);

@@ -310,6 +310,9 @@ void ap_wakep(void)
 {
         uint32_t z = 0;
 
+        /* StoreLoad: the work just queued must be visible before we look for idle Ps, as an M
+         * giving up its P bumps npidle before re-checking every queue (Dekker's pattern). */
+        atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load(&ap_sched.npidle) == 0)
                 return;
         if (atomic_load(&ap_sched.nmspinning) != 0 ||
