@@ -20,6 +20,12 @@ int ap_open_reg_at(int dir_fd, const char *path);
  * @retval 0 (*ret_buf, *ret_len owned by the caller)  @retval -errno */
 int ap_read_file_at(int dir_fd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
 
+/* The whole content of an open file from offset 0 (pread: the file offset is not used, so the fd
+ * can be kept and re-read), at most @max bytes (-EFBIG beyond), NUL-terminated, heap.
+ * @retval 0  @retval -errno */
+int ap_pread_alloc(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
 /* pread from offset 0 of an open fd into @buf (size @size, NUL-terminated, truncation = -EFBIG).
+ * A short read is taken as the end of the file (true of regular files and of small seq_files).
  * The cheap re-read of an already open cgroup file.  @retval bytes read  @retval -errno */
 ssize_t ap_pread_all(int fd, char *buf, size_t size);
