@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * autoprocs_detect(): run the probes over one root and apply the policy (limits.c).  Starts no
- * thread, keeps no state: every call opens, reads and closes.  A fact that cannot be read is left
+ * thread; every call opens, reads and closes, except that this process's own mountinfo on the live
+ * system comes from a cache the kernel validates (mountinfo-cache.h).  A fact that cannot be read is left
  * unknown with a warning; only the absence of any CPU count at all is an error.
  */
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include "config.h"
 #include "detect.h"
 #include "limits.h"
+#include "mountinfo-cache.h"
 #include "probes/cgroup-limit.h"
 #include "probes/cgroup-path.h"
 #include "probes/cpuset.h"
@@ -126,7 +128,16 @@ static int detect_run(const autoprocs_config *c, autoprocs_facts *f, ApWarnings 
                 ap_warn(warn, "/proc/%d/root: not accessible; mount points resolved in our own namespace", c->pid);
         if (c->cgroup_dir)
                 r = ap_cgroup_model_for_dir(&root, c->cgroup_dir, &m, warn);
-        else
+        else if (!c->root && c->pid == 0) {
+                /* This process on the live system: mountinfo from the validated cache. */
+                ApMountTable mt = { 0 };
+
+                r = ap_mountinfo_cache_copy(root.root_fd, &mt);
+                if (r == 0)
+                        r = ap_cgroup_model_read_with_mounts(&root, &mt, &m, warn);
+                else if (r > 0)
+                        r = ap_cgroup_model_read(&root, &m, warn);
+        } else
                 r = ap_cgroup_model_read(&root, &m, warn);
         if (r < 0)
                 goto out;

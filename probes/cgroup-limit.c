@@ -158,6 +158,16 @@ static int level_read(const ApLimitChain *chain, const ApLimitLevel *l, ApCpuMax
         }
         if (l->fd_b < 0)
                 return 1;
+        {
+                int64_t q;
+
+                /* No limit at this level: the period does not matter (one pread less per level on
+                 * the watcher's hot path). */
+                if (ap_cfs_quota_parse(a, (size_t)na, &q) == 0 && q < 0) {
+                        *ret = (ApCpuMax){ .limited = false };
+                        return 0;
+                }
+        }
         nb = ap_pread_all(l->fd_b, b, sizeof(b));
         if (nb < 0) {
                 ap_warn(warn, "%s (cpu.cfs_period_us): %s", l->file, nb == -EFBIG ? "too long" : strerror((int)-nb));

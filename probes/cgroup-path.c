@@ -218,6 +218,35 @@ static void mount_free(ApMount *m)
         free(m->super_opts);
 }
 
+int ap_mount_table_copy(const ApMountTable *src, ApMountTable *ret)
+{
+        ApMountTable mt = { 0 };
+
+        if (src->n > 0) {
+                mt.v = calloc(src->n, sizeof(*mt.v));
+                if (!mt.v)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < src->n; i++) {
+                const ApMount *a = &src->v[i];
+                ApMount *b = &mt.v[i];
+
+                mt.n = i + 1;
+                b->id = a->id;
+                b->parent = a->parent;
+                b->root = strdup(a->root);
+                b->mount_point = strdup(a->mount_point);
+                b->fstype = strdup(a->fstype);
+                b->super_opts = strdup(a->super_opts);
+                if (!b->root || !b->mount_point || !b->fstype || !b->super_opts) {
+                        ap_mount_table_done(&mt);
+                        return -ENOMEM;
+                }
+        }
+        *ret = mt;
+        return 0;
+}
+
 /* Next space-separated field of [*p, end): no empty field. */
 static bool next_field(const char **p, const char *end, const char **ret_s, size_t *ret_len)
 {

@@ -79,6 +79,8 @@ typedef struct ApMountTable {
 int ap_mountinfo_parse(const char *buf, size_t len, const char *name, ApMountTable *ret,
                        ApWarnings *warn);
 void ap_mount_table_done(ApMountTable *mt);
+/* Deep copy.  @retval 0  @retval -ENOMEM */
+int ap_mount_table_copy(const ApMountTable *src, ApMountTable *ret);
 /* Undo mountinfo's octal escapes of one field of @len bytes into a new string.
  * @retval 0  @retval -EINVAL bad escape or NUL  @retval -ENOMEM */
 int ap_mountinfo_unescape(const char *s, size_t len, char **ret);
@@ -131,6 +133,10 @@ typedef struct ApCgroupModel {
  * @retval 0  @retval -ENOMEM
  */
 int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings *warn);
+/* The same with a mount table the caller already has (a cached, still valid parse of the same
+ * process's mountinfo): *mounts is moved into the model (and zeroed) whatever the outcome. */
+int ap_cgroup_model_read_with_mounts(const ApProbeRoot *root, ApMountTable *mounts, ApCgroupModel *ret,
+                                     ApWarnings *warn);
 /*
  * The model of a cgroup directory given directly (autoprocs_config_set_cgroup_dir): @dir is
  * absolute in the mount namespace of @root's process, or relative to root.  Its mount is looked

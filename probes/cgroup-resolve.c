@@ -567,6 +567,52 @@ static int model_locate(const ApProbeRoot *root, ApCgroupModel *m, ApWarnings *w
         return 0;
 }
 
+/* /proc/<pid>/cgroup into @m, warnings for what is missing. */
+static int model_read_cgroup(const ApProbeRoot *root, ApCgroupModel *m, ApWarnings *warn)
+{
+        char proc[32], path[64];
+        int r;
+
+        ap_probe_proc_dir(root, proc, sizeof(proc));
+        snprintf(path, sizeof(path), "%s/cgroup", proc);
+        r = ap_read_file_at(root->root_fd, path, AP_PROC_CGROUP_MAX, &m->proc_cgroup_text, &m->proc_cgroup_len);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                ap_warn(warn, "/%s: %s", path, strerror(-r));
+                return 0;
+        }
+        r = ap_proc_cgroup_parse(m->proc_cgroup_text, m->proc_cgroup_len, path, &m->lines, warn);
+        if (r < 0)
+                return r;
+        if (m->lines.n == 0)
+                ap_warn(warn, "/%s: no cgroup line", path);
+        return 0;
+}
+
+int ap_cgroup_model_read_with_mounts(const ApProbeRoot *root, ApMountTable *mounts, ApCgroupModel *ret,
+                                     ApWarnings *warn)
+{
+        ApCgroupModel m = { 0 };
+        int r;
+
+        m.mounts = *mounts;
+        *mounts = (ApMountTable){ 0 };
+        if (!root || !ret) {
+                ap_cgroup_model_done(&m);
+                return -EINVAL;
+        }
+        r = model_read_cgroup(root, &m, warn);
+        if (r >= 0)
+                r = model_locate(root, &m, warn);
+        if (r < 0) {
+                ap_cgroup_model_done(&m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
 int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings *warn)
 {
         ApCgroupModel m = { 0 };
@@ -577,20 +623,10 @@ int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings
 
         if (!root || !ret)
                 return -EINVAL;
+        r = model_read_cgroup(root, &m, warn);
+        if (r < 0)
+                goto fail;
         ap_probe_proc_dir(root, proc, sizeof(proc));
-        snprintf(path, sizeof(path), "%s/cgroup", proc);
-        r = ap_read_file_at(root->root_fd, path, AP_PROC_CGROUP_MAX, &m.proc_cgroup_text, &m.proc_cgroup_len);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                ap_warn(warn, "/%s: %s", path, strerror(-r));
-        } else {
-                r = ap_proc_cgroup_parse(m.proc_cgroup_text, m.proc_cgroup_len, path, &m.lines, warn);
-                if (r < 0)
-                        goto fail;
-                if (m.lines.n == 0)
-                        ap_warn(warn, "/%s: no cgroup line", path);
-        }
         snprintf(path, sizeof(path), "%s/mountinfo", proc);
         r = ap_read_file_at(root->root_fd, path, AP_PROBE_MAX_FILE, &mi, &mi_len);
         if (r == -ENOMEM)
