@@ -145,5 +145,9 @@ AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns)
                 autoprocs_yield();
                 return;
         }
-        ap_timer_add(ap_now_ns() + ns, m->curg);
+        {
+                uint64_t now = ap_now_ns();
+
+                ap_timer_add(ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns, m->curg);
+        }
 }
