@@ -275,18 +275,22 @@ static bool mount_holds(const ApMount *m, const char *controller)
         return strcmp(m->fstype, "cgroup") == 0 && ap_token_in_list(m->super_opts, controller);
 }
 
-/* Ranking of prefix candidates: longer root, under sys/fs/cgroup, directory exists, later line. */
-static bool better_prefix(const ApMount *a, bool a_exists, const ApMount *b, bool b_exists)
+/* Ranking of prefix candidates: longer root, under sys/fs/cgroup, directory exists, later line.
+ * The existence check (a stat) is made only to break a tie. */
+static bool better_prefix(int fd, const ApMount *a, const char *a_dir, const ApMount *b, const char *b_dir)
 {
         size_t ca = ap_path_n_comps(a->root), cb = ap_path_n_comps(b->root);
         bool sa = under_sys_fs_cgroup(a->mount_point), sb = under_sys_fs_cgroup(b->mount_point);
+        bool ea, eb;
 
         if (ca != cb)
                 return ca > cb;
         if (sa != sb)
                 return sa;
-        if (a_exists != b_exists)
-                return a_exists;
+        ea = dir_exists(fd, a_dir);
+        eb = dir_exists(fd, b_dir);
+        if (ea != eb)
+                return ea;
         return true; /* a comes later in mountinfo: it shadows b */
 }
 
@@ -297,7 +301,8 @@ int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApM
         const ApCgroupLine *line = ap_proc_cgroup_find(pc, controller);
         const ApMount *best = NULL, *m;
         const char *best_rest = NULL;
-        bool best_exists = false, any = false, dotdot = false;
+        _cleanup_free_ char *best_dir = NULL;
+        bool any = false, dotdot = false;
         ApCgroupLoc loc = { 0 };
         int r;
 
@@ -308,7 +313,6 @@ int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApM
         for (size_t i = 0; i < mt->n; i++) {
                 const char *rest;
                 _cleanup_free_ char *top = NULL, *dir = NULL;
-                bool exists;
 
                 m = &mt->v[i];
                 if (!mount_holds(m, controller))
@@ -324,11 +328,11 @@ int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApM
                 dir = top ? ap_path_join_rel(top, rest) : NULL;
                 if (!dir)
                         return -ENOMEM;
-                exists = dir_exists(root->mnt_fd, dir);
-                if (!best || better_prefix(m, exists, best, best_exists)) {
+                if (!best || better_prefix(root->mnt_fd, m, dir, best, best_dir)) {
                         best = m;
                         best_rest = rest;
-                        best_exists = exists;
+                        free(best_dir);
+                        best_dir = AP_TAKE_PTR(dir);
                 }
         }
         if (!any) {
@@ -340,8 +344,6 @@ int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApM
                 r = loc_fill(&loc, best, line->path, best_rest);
                 if (r < 0)
                         goto fail;
-                if (!best_exists)
-                        ap_warn(warn, "/%s: cgroup directory of the %s hierarchy does not exist", loc.dir, what);
                 *ret = loc;
                 return 0;
         }

@@ -255,7 +255,10 @@ int ap_affinity_read(const ApProbeRoot *root, const ApCgroupLoc *cpuset_loc, ApA
         a.mask_cpus = (unsigned)ap_cpu_set_count(&mask);
         a.cpus = a.mask_cpus;
 
-        if (cpuset_loc && cpuset_loc->version != 0 && cpuset_loc->dir) {
+        /* The kernel keeps a live task's affinity inside its cpuset (sched_setaffinity and cpuset
+         * updates both clamp it), so the syscall's mask needs no intersection: the cpuset file is
+         * read only for a tree (--root), whose status file says nothing of the cpuset. */
+        if (a.source != AP_AFFINITY_SYSCALL && cpuset_loc && cpuset_loc->version != 0 && cpuset_loc->dir) {
                 _cleanup_free_ char *f = ap_path_join_rel(cpuset_loc->dir, cpuset_loc->version == 2
                                                                                    ? "cpuset.cpus.effective"
                                                                                    : "cpuset.cpus");

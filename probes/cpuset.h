@@ -59,9 +59,10 @@ typedef struct ApAffinity {
 /* Live affinity of @pid (0 = self) through a mask grown on EINVAL.  @retval 0  @retval -errno */
 int ap_affinity_syscall(int pid, ApCpuSet *ret);
 /*
- * The affinity count of @root's process: the syscall on a live root, else proc/PID/status, else
- * sys/devices/system/cpu/online; intersected with the cpuset of @cpuset_loc when that is readable
- * (v2 cpuset.cpus.effective, v1 cpuset.cpus; an empty or disjoint cpuset is ignored with a warning).
+ * The affinity count of @root's process: the syscall on a live root (the kernel keeps it inside
+ * the cpuset), else proc/PID/status or sys/devices/system/cpu/online intersected with the cpuset of
+ * @cpuset_loc when that is readable (v2 cpuset.cpus.effective, v1 cpuset.cpus; an empty or
+ * disjoint cpuset is ignored with a warning).
  * @cpuset_loc may be NULL.  @retval 0  @retval AP_PROBE_NOT_APPLICABLE no count at all
  * @retval -ENOMEM
  */
