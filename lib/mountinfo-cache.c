@@ -62,7 +62,7 @@ int ap_mountinfo_cache_copy(int root_fd, ApMountTable *ret)
         if (cache_fd >= 0 && cache_pid != pid)
                 cache_reset();
         if (cache_fd < 0) {
-                cache_fd = ap_open_reg_at(root_fd, "proc/self/mountinfo");
+                cache_fd = ap_open_ro_at(root_fd, "proc/self/mountinfo");
                 if (cache_fd < 0) {
                         cache_fd = -1;
                         r = AP_PROBE_NOT_APPLICABLE;

@@ -44,7 +44,7 @@ static int open_level_file(int fd, const char *dir, const char *name, ApWarnings
 
         if (!path)
                 return -ENOMEM;
-        r = ap_open_reg_at(fd, path);
+        r = ap_open_ro_at(fd, path);
         if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                 ap_warn(warn, "/%s: %s", strcmp(path, ".") == 0 ? "" : path, strerror(-r));
         if (r == -ENOMEM)

@@ -790,7 +790,7 @@ int ap_proc_cgroup_open(const ApProbeRoot *root)
 
         ap_probe_proc_dir(root, proc, sizeof(proc));
         snprintf(path, sizeof(path), "%s/cgroup", proc);
-        return ap_open_reg_at(root->root_fd, path);
+        return ap_open_ro_at(root->root_fd, path);
 }
 
 int ap_cgroup_model_moved(const ApCgroupModel *m, int proc_cgroup_fd)

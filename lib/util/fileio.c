@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -30,27 +29,12 @@ int ap_open_at(int dir_fd, const char *path, int flags)
         return fd;
 }
 
-int ap_open_reg_at(int dir_fd, const char *path)
+int ap_open_ro_at(int dir_fd, const char *path)
 {
-        struct stat st;
-        int fd;
-
-        /* O_NONBLOCK: a FIFO planted in a tree must not block open(); then only regular files
-         * (procfs, sysfs and cgroupfs files are regular) are accepted. */
-        fd = ap_open_at(dir_fd, path, O_RDONLY | O_NONBLOCK);
-        if (fd < 0)
-                return fd;
-        if (fstat(fd, &st) < 0) {
-                int r = AP_NEG_ERRNO();
-
-                (void)close(fd);
-                return r;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                (void)close(fd);
-                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-        }
-        return fd;
+        /* O_NONBLOCK: a FIFO planted in a tree must not block open(); a later pread() on it fails
+         * with ESPIPE, on a device it is bounded by the caller's size limit.  No fstat(): one
+         * system call less per file on the detection path. */
+        return ap_open_at(dir_fd, path, O_RDONLY | O_NONBLOCK);
 }
 
 int ap_pread_alloc(int fd, size_t max, char **ret_buf, size_t *ret_len)
@@ -96,7 +80,7 @@ int ap_read_file_at(int dir_fd, const char *path, size_t max, char **ret_buf, si
 {
         _cleanup_close_ int fd = -1;
 
-        fd = ap_open_reg_at(dir_fd, path);
+        fd = ap_open_ro_at(dir_fd, path);
         if (fd < 0)
                 return fd;
         return ap_pread_alloc(fd, max, ret_buf, ret_len);

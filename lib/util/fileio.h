@@ -12,11 +12,12 @@
  * absolute-looking path is still resolved below @dir_fd.  @retval fd  @retval -errno */
 int ap_open_at(int dir_fd, const char *path, int flags);
 
-/* Open @path below @dir_fd for reading only if it is a regular file (never blocks on a FIFO).
- * @retval fd  @retval -EISDIR  @retval -EINVAL not a regular file  @retval -errno */
-int ap_open_reg_at(int dir_fd, const char *path);
+/* Open @path below @dir_fd read-only without ever blocking (O_NONBLOCK: a FIFO in a tree).
+ * @retval fd  @retval -errno */
+int ap_open_ro_at(int dir_fd, const char *path);
 
-/* Read the whole regular file (at most @max bytes; -EFBIG beyond) into a NUL-terminated heap buffer.
+/* Read the whole file (never blocking on a FIFO; at most @max bytes; -EFBIG beyond) into a
+ * NUL-terminated heap buffer.
  * @retval 0 (*ret_buf, *ret_len owned by the caller)  @retval -errno */
 int ap_read_file_at(int dir_fd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
 
