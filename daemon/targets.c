@@ -21,7 +21,7 @@
 #include "util/parse.h"
 
 /* A stop is noticed within one slice of sleep. */
-#define SLEEP_SLICE_NS (500ull * 1000 * 1000)
+#define SLEEP_SLICE_NS (1000ull * 1000 * 1000)
 
 typedef struct ApTarget {
         ApTargets *set;
@@ -408,9 +408,20 @@ static void tick(ApTarget *t)
                 store(t, s);
 }
 
+/* A fixed phase in [0, 1) per label (FNV-1a): targets started together do not probe together. */
+static double label_phase(const char *label)
+{
+        uint32_t h = 2166136261u;
+
+        for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+                h = (h ^ *p) * 16777619u;
+        return (double)(h % 1000u) / 1000.0;
+}
+
 static void target_loop(void *arg)
 {
         ApTarget *t = arg;
+        bool first = true;
 
         while (!atomic_load(&t->stop)) {
                 uint64_t interval, slept = 0;
@@ -419,6 +430,13 @@ static void target_loop(void *arg)
                 pthread_mutex_lock(&t->set->lock);
                 interval = t->set->interval_ns;
                 pthread_mutex_unlock(&t->set->lock);
+                /* The first probe is at once (readiness); then each target keeps its own phase in
+                 * the interval, so that 100 targets make 100 small probes spread over the
+                 * interval instead of one burst that delays scrapes. */
+                if (first) {
+                        slept = (uint64_t)((double)interval * (1.0 - label_phase(t->spec.label)));
+                        first = false;
+                }
                 while (slept < interval && !atomic_load(&t->stop)) {
                         uint64_t step = AP_MIN(interval - slept, SLEEP_SLICE_NS);
 
