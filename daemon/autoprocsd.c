@@ -210,13 +210,13 @@ static int open_sockets(const ApDaemonConfig *c, int **ret_fds, size_t *ret_n)
                 r = ap_listen_fds(&fds, &names);
                 if (r < 0) {
                         ap_daemon_log(AUTOPROCS_LOG_ERR, "listen", NULL, "sockets passed by the service "
-                               "manager are unusable: %s", strerror(-r));
+                                      "manager are unusable: %s", strerror(-r));
                         return r;
                 }
                 if (r > 0) {
                         for (int i = 0; i < r; i++) {
                                 ap_daemon_log(AUTOPROCS_LOG_DEBUG, "listen", NULL, "socket fd %d (%s) "
-                                       "passed by the service manager", fds[i], names[i]);
+                                              "passed by the service manager", fds[i], names[i]);
                                 free(names[i]);
                         }
                         free(names);
@@ -243,7 +243,7 @@ static int open_sockets(const ApDaemonConfig *c, int **ret_fds, size_t *ret_n)
                 r = ap_http_bind(&addrs[i]);
                 if (r < 0) {
                         ap_daemon_log(AUTOPROCS_LOG_ERR, "listen", NULL, "cannot listen on %s: %s",
-                               addrs[i].text, strerror(-r));
+                                      addrs[i].text, strerror(-r));
                         while (i > 0)
                                 (void)close(fds[--i]);
                         free(fds);
@@ -323,7 +323,7 @@ static void reload(const ApDaemonArgs *args, ApDaemonConfig *current, const char
         }
         if (r < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_ERR, "reload-failed", NULL, "reload: %s; keeping the "
-                       "configuration in force", error ? error : strerror(-r));
+                              "configuration in force", error ? error : strerror(-r));
                 free(error);
                 goto ready;
         }
@@ -332,19 +332,19 @@ static void reload(const ApDaemonArgs *args, ApDaemonConfig *current, const char
                 listen_changed = strcmp(next.listen[i].text, current->listen[i].text) != 0;
         if (listen_changed)
                 ap_daemon_log(AUTOPROCS_LOG_WARNING, "reload", NULL, "reload: listen addresses change "
-                       "only with a restart; still serving on %s", url ? url : "the old sockets");
+                              "only with a restart; still serving on %s", url ? url : "the old sockets");
         r = apply_config(&next);
         if (r < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_ERR, "reload-failed", NULL, "reload: applying the new "
-                       "targets failed: %s", strerror(-r));
+                              "targets failed: %s", strerror(-r));
                 ap_daemon_config_done(&next);
                 goto ready;
         }
         ap_daemon_config_done(current);
         *current = next;
         ap_daemon_log(AUTOPROCS_LOG_INFO, "reloaded", NULL, "reloaded: %zu target%s, interval %.3gs",
-               current->n_targets, current->n_targets == 1 ? "" : "s",
-               (double)current->interval_ns / 1e9);
+                      current->n_targets, current->n_targets == 1 ? "" : "s",
+                      (double)current->interval_ns / 1e9);
 ready:
         status_line(current, url, status, sizeof(status));
         (void)snprintf(state, sizeof(state), "READY=1\n%s", status);
@@ -367,7 +367,7 @@ static void on_procs_changed(unsigned old_procs, unsigned new_procs, void *userd
 {
         (void)userdata;
         ap_daemon_log(AUTOPROCS_LOG_DEBUG, "runtime-procs", "self", "runtime processors %u -> %u",
-               old_procs, new_procs);
+                      old_procs, new_procs);
 }
 
 static int start_runtime(const ApDaemonConfig *c)
@@ -469,7 +469,7 @@ int main(int argc, char **argv)
                 char *u = ap_http_socket_url(fds[i]);
 
                 ap_daemon_log(AUTOPROCS_LOG_NOTICE, "listening", NULL, "serving metrics on %s/metrics",
-                       u ? u : "(unknown address)");
+                              u ? u : "(unknown address)");
                 if (i == 0)
                         url = u;
                 else
@@ -502,8 +502,8 @@ int main(int argc, char **argv)
                                         (void)ap_notify("WATCHDOG=1");
                                 else
                                         ap_daemon_log(AUTOPROCS_LOG_ERR, "watchdog", NULL, "no probe "
-                                               "finished for %.1fs: not pinging the watchdog",
-                                               (double)(now - last) / 1e9);
+                                                      "finished for %.1fs: not pinging the watchdog",
+                                                      (double)(now - last) / 1e9);
                                 next_watchdog = now + watchdog_usec * 1000 / 2;
                         }
                         timeout = (int)((next_watchdog - now + 999999) / 1000000);

@@ -85,6 +85,7 @@ char *ap_http_socket_url(int fd)
         return url;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) AP_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
         char msg[512];

@@ -208,15 +208,15 @@ static void publish(ApTarget *t, const char *dir)
         if (r < 0) {
                 if (!t->publish_failed)
                         ap_daemon_log(AUTOPROCS_LOG_WARNING, "publish-failed", t->spec.label,
-                               "target %s: cannot write its file in %s: %s", t->spec.label, dir,
-                               strerror(-r));
+                                      "target %s: cannot write its file in %s: %s", t->spec.label, dir,
+                                      strerror(-r));
                 t->publish_failed = true;
                 free(content);
                 return;
         }
         if (t->publish_failed)
                 ap_daemon_log(AUTOPROCS_LOG_NOTICE, "publish-ok", t->spec.label,
-                       "target %s: its file in %s is written again", t->spec.label, dir);
+                              "target %s: its file in %s is written again", t->spec.label, dir);
         t->publish_failed = false;
         free(t->published);
         t->published = content;
@@ -269,12 +269,12 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
                 t->probe_errors[lost ? AP_PROBE_KIND_TARGET : AP_PROBE_KIND_DETECT]++;
                 if (lost && t->state != STATE_LOST)
                         ap_daemon_log(t->state == STATE_NEW ? AUTOPROCS_LOG_NOTICE : AUTOPROCS_LOG_WARNING,
-                               "target-lost", t->spec.label, "target %s: %s; retrying every interval",
-                               t->spec.label, t->state == STATE_NEW ? "not there (yet)" : "gone");
+                                      "target-lost", t->spec.label, "target %s: %s; retrying every interval",
+                                      t->spec.label, t->state == STATE_NEW ? "not there (yet)" : "gone");
                 else if (!lost && t->state != STATE_FAILED)
                         ap_daemon_log(AUTOPROCS_LOG_WARNING, "probe-failed", t->spec.label,
-                               "target %s: detection failed: %s; retrying every interval",
-                               t->spec.label, strerror(-r));
+                                      "target %s: detection failed: %s; retrying every interval",
+                                      t->spec.label, strerror(-r));
                 t->state = lost ? STATE_LOST : STATE_FAILED;
                 s->ok = false;
         } else {
@@ -301,10 +301,10 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
                 describe_limit(t, what, sizeof(what));
                 if (t->state != STATE_FOUND)
                         ap_daemon_log(AUTOPROCS_LOG_INFO, "target-found", t->spec.label, "target %s: %s%s",
-                               t->spec.label, first ? "" : "found again: ", what);
+                                      t->spec.label, first ? "" : "found again: ", what);
                 else if (changed && t->spec.kind != AP_TARGET_SELF) /* self: the library logs it */
                         ap_daemon_log(AUTOPROCS_LOG_INFO, "limit-changed", t->spec.label, "target %s: %s",
-                               t->spec.label, what);
+                                      t->spec.label, what);
                 t->state = STATE_FOUND;
 
                 if (r_th == 0) {
@@ -578,7 +578,7 @@ int ap_targets_apply(ApTargets *set, const ApTargetSpec *specs, size_t n)
                 r = autoprocs_spawn(target_loop, next[i], &next[i]->task);
                 if (r < 0) {
                         ap_daemon_log(AUTOPROCS_LOG_ERR, "target-start", specs[i].label,
-                               "target %s: cannot start its task: %s", specs[i].label, strerror(-r));
+                                      "target %s: cannot start its task: %s", specs[i].label, strerror(-r));
                         next[i] = target_free(next[i]);
                         break;
                 }
@@ -604,7 +604,7 @@ int ap_targets_apply(ApTargets *set, const ApTargetSpec *specs, size_t n)
                 if (!kept) {
                         target_stop(set->targets[i]);
                         ap_daemon_log(AUTOPROCS_LOG_INFO, "target-removed", set->targets[i]->spec.label,
-                               "target %s: no longer watched", set->targets[i]->spec.label);
+                                      "target %s: no longer watched", set->targets[i]->spec.label);
                 }
         }
         pthread_mutex_lock(&set->lock);
