@@ -36,7 +36,6 @@ static void stop_checked(void)
 /* ---- switch ---------------------------------------------------------------------------------- */
 
 static void *sw_main_sp, *sw_task_sp;
-static volatile int sw_steps;
 
 static void sw_entry(void *arg)
 {
