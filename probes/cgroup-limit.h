@@ -80,7 +80,8 @@ int ap_limit_chain_open(const ApProbeRoot *root, const ApCgroupLoc *loc, ApLimit
                         ApWarnings *warn);
 /*
  * Re-read every open level by pread and take the lowest quota/period.  No allocation, no
- * openat: a few µs for a few levels (the watcher's tick).  A level that fails to read or parse is
+ * openat: a few µs for a few levels (the watcher's tick; v1: the period is not read at a level
+ * whose quota is negative).  A level that fails to read or parse is
  * ignored and warned about; @warn may be NULL on the hot path, then *ret_failed (if non-NULL)
  * counts such levels (> 0 = something changed under us: re-resolve).
  * @retval 0 (ret->limited false = no limit anywhere)
