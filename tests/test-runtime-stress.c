@@ -2,9 +2,10 @@
 /*
  * Stress test of the runtime: at least 10^6 tasks mixing yields, sleeps, channel traffic
  * (unbuffered hand-offs and a buffered channel) and blocking calls, while another thread
- * resizes the runtime between 1 and 2x the host CPUs every millisecond.  Checks that every task
- * ran exactly once and that the final statistics add up.  Under ThreadSanitizer it runs 10^5
- * tasks (and says so), to stay within a couple of minutes.
+ * resizes the runtime between 1 and 2x the host CPUs every millisecond.  Rounds of 10^6 tasks
+ * repeat until the run has lasted 2 s.  Checks that every task ran exactly once per round and
+ * that the final statistics add up.  Under ThreadSanitizer a round is 10^5 tasks (and it says
+ * so), to stay well within two minutes.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 #define N_TASKS 1000000u
 #endif
 #define N_SPAWNERS 4u
+#define MIN_RUN_NS 2000000000ull
 #define BATCH 2000u
 
 /* Check's ck_assert_* write a location record to a pipe on every call in fork mode; inside a
@@ -38,7 +40,7 @@ static _Atomic uint8_t *done;
 static _Atomic uint64_t children, chan_sum, bufchan_items;
 static autoprocs_chan *bufchan;
 static _Atomic bool resizer_stop;
-static _Atomic uint64_t resizes;
+static _Atomic uint64_t resizes, set_ns, sleep_ns;
 static unsigned host_cpus;
 
 static uint64_t now_ns(void)
@@ -153,12 +155,16 @@ static void *resizer(void *arg)
         while (!atomic_load(&resizer_stop)) {
                 struct timespec ts = { .tv_nsec = 1000000 };
                 unsigned n;
+                uint64_t t0 = now_ns(), t1;
 
                 seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
                 n = 1 + (unsigned)(seed % (2 * host_cpus));
                 REQUIRE(ap_rt_set_procs(n) == 0);
+                t1 = now_ns();
+                atomic_fetch_add(&set_ns, t1 - t0);
                 atomic_fetch_add(&resizes, 1);
                 nanosleep(&ts, NULL);
+                atomic_fetch_add(&sleep_ns, now_ns() - t1);
         }
         return NULL;
 }
@@ -171,7 +177,7 @@ START_TEST(test_stress)
         autoprocs_stats s;
         pthread_t rs;
         uint64_t t0 = now_ns(), alive_wait;
-        uint64_t expect_sum = 0;
+        unsigned rounds = 0;
         cpu_set_t set;
 
         CPU_ZERO(&set);
@@ -184,24 +190,34 @@ START_TEST(test_stress)
         ck_assert_int_eq(ap_rt_start(&o), 0);
         ck_assert_int_eq(autoprocs_chan_new(sizeof(uint64_t), 64, &bufchan), 0);
         ck_assert_int_eq(pthread_create(&rs, NULL, resizer, NULL), 0);
-        for (uint32_t k = 0; k < N_SPAWNERS; k++) {
-                sa[k] = (SpawnerArg){ .lo = k * (N_TASKS / N_SPAWNERS),
-                                      .hi = (k + 1) * (N_TASKS / N_SPAWNERS) };
-                ck_assert_int_eq(autoprocs_spawn(spawner, &sa[k], &sp[k]), 0);
-        }
-        for (uint32_t k = 0; k < N_SPAWNERS; k++)
-                ck_assert_int_eq(autoprocs_task_join(sp[k]), 0);
+        /* rounds of N_TASKS until the run has lasted MIN_RUN_NS, so that hundreds of resizes
+         * happen under the load however fast the machine is */
+        do {
+                uint64_t sum0 = atomic_load(&chan_sum), items0 = atomic_load(&bufchan_items);
+                uint64_t children0 = atomic_load(&children), expect_sum = 0;
+
+                memset((void *)done, 0, N_TASKS);
+                for (uint32_t k = 0; k < N_SPAWNERS; k++) {
+                        sa[k] = (SpawnerArg){ .lo = k * (N_TASKS / N_SPAWNERS),
+                                              .hi = (k + 1) * (N_TASKS / N_SPAWNERS) };
+                        ck_assert_int_eq(autoprocs_spawn(spawner, &sa[k], &sp[k]), 0);
+                }
+                for (uint32_t k = 0; k < N_SPAWNERS; k++)
+                        ck_assert_int_eq(autoprocs_task_join(sp[k]), 0);
+                rounds++;
+                for (uint32_t i = 0; i < N_TASKS; i++) {
+                        if (atomic_load(&done[i]) != 1)
+                                ck_abort_msg("round %u: task %u ran %u times", rounds, i,
+                                             (unsigned)atomic_load(&done[i]));
+                        if (i % 8 == 3)
+                                expect_sum += i;
+                }
+                ck_assert_uint_eq(atomic_load(&chan_sum) - sum0, expect_sum);
+                ck_assert_uint_eq(atomic_load(&bufchan_items) - items0, N_TASKS / 8);
+                ck_assert_uint_eq(atomic_load(&children) - children0, N_TASKS / 8);
+        } while (now_ns() - t0 < MIN_RUN_NS && rounds < 20);
         atomic_store(&resizer_stop, true);
         pthread_join(rs, NULL);
-
-        for (uint32_t i = 0; i < N_TASKS; i++) {
-                ck_assert_msg(atomic_load(&done[i]) == 1, "task %u ran %u times", i,
-                              (unsigned)atomic_load(&done[i]));
-                if (i % 8 == 3)
-                        expect_sum += i;
-        }
-        ck_assert_uint_eq(atomic_load(&chan_sum), expect_sum);
-        ck_assert_uint_eq(atomic_load(&bufchan_items), N_TASKS / 8);
 
         /* the last exits may still be in flight for a moment after the joins */
         alive_wait = now_ns();
@@ -209,20 +225,23 @@ START_TEST(test_stress)
                 ck_assert_int_eq(autoprocs_stats_get(&s), 0);
         } while (s.tasks_alive != 0 && now_ns() - alive_wait < 5000000000ull);
         ck_assert_uint_eq(s.tasks_alive, 0);
-        ck_assert_uint_eq(s.tasks_spawned, N_TASKS + atomic_load(&children) + N_SPAWNERS);
-        ck_assert_uint_eq(atomic_load(&children), N_TASKS / 8);
+        ck_assert_uint_eq(s.tasks_spawned,
+                          (uint64_t)rounds * (N_TASKS + N_SPAWNERS) + atomic_load(&children));
         ck_assert_uint_ge(s.context_switches, s.tasks_spawned);
         ck_assert_uint_ge(s.resizes_up + s.resizes_down, 1);
         ck_assert_uint_le(s.procs, 2 * host_cpus);
-        printf("stress: %u tasks + %llu children in %.2f s, %llu resize requests (%llu up, %llu down), "
+        printf("stress: %u rounds of %u tasks + %llu children in %.2f s, %llu resize requests (%llu up, %llu down), "
                "%llu switches, %llu steals, %llu hand-offs, %u threads, %llu+%llu stacks "
                "(guarded+unguarded)\n",
-               N_TASKS, (unsigned long long)atomic_load(&children),
+               rounds, N_TASKS, (unsigned long long)atomic_load(&children),
                (double)(now_ns() - t0) / 1e9, (unsigned long long)atomic_load(&resizes),
                (unsigned long long)s.resizes_up, (unsigned long long)s.resizes_down,
                (unsigned long long)s.context_switches, (unsigned long long)s.steals,
                (unsigned long long)s.handoffs, s.threads, (unsigned long long)s.stacks_guarded,
                (unsigned long long)s.stacks_unguarded);
+        printf("stress: resizer: ap_rt_set_procs %.1f us, a 1 ms nanosleep took %.2f ms on average\n",
+               (double)atomic_load(&set_ns) / 1e3 / (double)atomic_load(&resizes),
+               (double)atomic_load(&sleep_ns) / 1e6 / (double)atomic_load(&resizes));
         ck_assert_int_eq(ap_rt_set_procs(1), 0);
         ck_assert_int_eq(ap_rt_wait_procs(10000), 0);
         ck_assert_uint_eq(ap_rt_procs(), 1);
