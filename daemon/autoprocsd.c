@@ -363,6 +363,24 @@ static void wait_ready(uint64_t timeout_ns)
         }
 }
 
+/* SIGTERM must stop the daemon within 2 s even when a probe hangs in a read (a hung network
+ * filesystem under root:DIR, a FIFO): the orderly stop gets this long, then we leave anyway. */
+#define STOP_GRACE_NS (1800ull * 1000 * 1000)
+
+static void *stop_guard(void *arg)
+{
+        struct timespec ts = { .tv_sec = STOP_GRACE_NS / 1000000000ull,
+                               .tv_nsec = STOP_GRACE_NS % 1000000000ull };
+
+        (void)arg;
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        ap_daemon_log(AUTOPROCS_LOG_WARNING, "stopping", NULL, "a probe is stuck in a read; "
+                      "exiting without waiting for it");
+        _exit(EXIT_SUCCESS);
+        return NULL;
+}
+
 static void on_procs_changed(unsigned old_procs, unsigned new_procs, void *userdata)
 {
         (void)userdata;
@@ -525,6 +543,12 @@ int main(int argc, char **argv)
                 ap_daemon_log(AUTOPROCS_LOG_INFO, "stopping", NULL, "%s: stopping", strsignal((int)si.ssi_signo));
                 (void)ap_notify("STOPPING=1");
                 exit_code = EXIT_SUCCESS;
+                {
+                        pthread_t guard;
+
+                        if (pthread_create(&guard, NULL, stop_guard, NULL) == 0)
+                                (void)pthread_detach(guard);
+                }
                 break;
         }
 
