@@ -310,6 +310,10 @@ uint64_t ap_timer_next(void);
 unsigned ap_timers_run(uint64_t now);
 void ap_timers_fini(void);
 
+/* resize.c */
+bool ap_resize_step(uint64_t now);
+void ap_resize_try_complete_locked(void);
+
 /* sysmon.c */
 int ap_sysmon_start(void);
 void ap_sysmon_join(void);

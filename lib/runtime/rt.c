@@ -135,21 +135,6 @@ bool ap_rt_running(void)
         return atomic_load(&ap_sched.running);
 }
 
-int ap_rt_set_procs(unsigned n)
-{
-        if (n == 0)
-                return -EINVAL;
-        if (!atomic_load(&ap_sched.running))
-                return -ESRCH;
-        if (n > AP_RT_MAXPROCS)
-                n = AP_RT_MAXPROCS;
-        atomic_store(&ap_sched.target, n);
-        atomic_store(&ap_sched.req_ns, ap_now_ns());
-        atomic_fetch_add(&ap_sched.req_gen, 1);
-        ap_sysmon_wake();
-        return 0;
-}
-
 unsigned ap_rt_procs(void)
 {
         if (!atomic_load(&ap_sched.running))

@@ -199,6 +199,7 @@ void ap_pidleput_locked(ApP *p)
         if (p->id >= atomic_load_explicit(&ap_sched.nprocs, AP_RELAXED)) {
                 atomic_store(&p->retire, 0);
                 atomic_store(&p->status, AP_P_DEAD);
+                ap_resize_try_complete_locked();
                 return;
         }
         atomic_store(&p->status, AP_P_IDLE);
@@ -650,14 +651,13 @@ static void retire_p(ApM *m)
                 atomic_store_explicit(&p->m, NULL, AP_RELAXED);
                 atomic_store(&p->status, AP_P_DEAD);
                 m->p = NULL;
+                ap_resize_try_complete_locked();
         } else {
                 atomic_store(&p->retire, 0);
         }
         pthread_mutex_unlock(&ap_sched.lock);
         if (drained)
                 ap_wakep();
-        if (!m->p)
-                ap_sysmon_wake();
 }
 
 static ApG *find_runnable(ApM *m)

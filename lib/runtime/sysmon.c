@@ -2,9 +2,8 @@
 /*
  * The monitor thread (Go's sysmon): it holds no P and never runs a task.  Each round it
  *   1. fires due timers,
- *   2. applies a pending resize step (the only code that changes the processor count,
- *      research/runtime-anchors.md 6.9: no stop-the-world; removed Ps are retired by their
- *      owners at their next scheduling point while their queued work is moved out at once),
+ *   2. pushes an unfinished resize on (resize.c): moves the queued work of removed Ps out,
+ *      takes removed Ps from blocking regions,
  *   3. retakes Ps left in blocking regions and hands them to other threads,
  *   4. detects hogs (a P whose dispatch counter has not moved for 10 ms): counts them, asks the
  *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work.
@@ -25,128 +24,6 @@ void ap_sysmon_wake(void)
 {
         atomic_fetch_add(&ap_sched.sm_wake, 1);
         ap_futex_wake(&ap_sched.sm_wake, 1);
-}
-
-/* Apply the requested size; returns true when something changed.  Under ap_sched.lock. */
-static bool resize_apply_locked(uint32_t target)
-{
-        uint32_t k = atomic_load(&ap_sched.nprocs);
-
-        if (target > k) {
-                for (uint32_t id = k; id < target; id++) {
-                        ApP *p = atomic_load(&ap_sched.allp[id]);
-
-                        if (!p) {
-                                p = ap_p_new(id);
-                                if (!p) {
-                                        target = id;
-                                        break;
-                                }
-                                atomic_store_explicit(&ap_sched.allp[id], p, AP_RELEASE);
-                        }
-                }
-                if (target <= k)
-                        return false;
-                atomic_store(&ap_sched.nprocs, target);
-                if (target > atomic_load(&ap_sched.maxp))
-                        atomic_store(&ap_sched.maxp, target);
-                for (uint32_t id = k; id < target; id++) {
-                        ApP *p = atomic_load(&ap_sched.allp[id]);
-
-                        atomic_store(&p->retire, 0);
-                        if (atomic_load(&p->status) == AP_P_DEAD) {
-                                /* its ring is empty by invariant; counters carry on */
-                                atomic_store(&p->preempt, 0);
-                                ap_pidleput_locked(p);
-                        }
-                        /* RUNNING or SYSCALL: an unfinished shrink; it simply stays */
-                }
-                atomic_fetch_add(&ap_sched.resizes_up, 1);
-                return true;
-        }
-        if (target < k) {
-                ApP **pp = &ap_sched.pidle;
-
-                atomic_store(&ap_sched.nprocs, target);
-                /* idle Ps with removed ids leave the idle list at once */
-                while (*pp) {
-                        ApP *p = *pp;
-
-                        if (p->id >= target) {
-                                *pp = p->idle_next;
-                                p->idle_next = NULL;
-                                atomic_fetch_sub(&ap_sched.npidle, 1);
-                                atomic_store(&p->status, AP_P_DEAD);
-                        } else {
-                                pp = &p->idle_next;
-                        }
-                }
-                atomic_fetch_add(&ap_sched.resizes_down, 1);
-                return true;
-        }
-        return false;
-}
-
-/* Push every removed P towards DEAD; true when all are.  Under ap_sched.lock. */
-static bool retire_step_locked(bool *ret_moved)
-{
-        uint32_t n = atomic_load(&ap_sched.nprocs), maxp = atomic_load(&ap_sched.maxp);
-        bool done = true;
-
-        for (uint32_t id = n; id < maxp; id++) {
-                ApP *p = atomic_load(&ap_sched.allp[id]);
-                uint32_t s;
-
-                if (!p)
-                        continue;
-                s = atomic_load(&p->status);
-                if (s == AP_P_DEAD)
-                        continue;
-                if (s == AP_P_SYSCALL) {
-                        if (atomic_compare_exchange_strong(&p->status, &s, AP_P_DEAD)) {
-                                /* its M is in a blocking region and will take the slow path */
-                                if (!ap_runq_empty(p)) {
-                                        ap_p_drain_to_global(p);
-                                        *ret_moved = true;
-                                }
-                                continue;
-                        }
-                        done = false;
-                        continue;
-                }
-                done = false;
-                if (s == AP_P_RUNNING) {
-                        atomic_store(&p->retire, 1);
-                        atomic_store(&p->preempt, 1);
-                        if (!ap_runq_empty(p)) {
-                                ap_p_drain_to_global(p);
-                                *ret_moved = true;
-                        }
-                }
-        }
-        return done;
-}
-
-static bool resize_step(uint64_t now)
-{
-        uint32_t gen = atomic_load(&ap_sched.req_gen);
-        bool acted = false, moved = false, done;
-
-        if (gen == atomic_load(&ap_sched.done_gen))
-                return false;
-        pthread_mutex_lock(&ap_sched.lock);
-        acted = resize_apply_locked(atomic_load(&ap_sched.target));
-        done = retire_step_locked(&moved);
-        pthread_mutex_unlock(&ap_sched.lock);
-        if (acted || moved)
-                ap_wakep();
-        if (done) {
-                atomic_store(&ap_sched.in_force, atomic_load(&ap_sched.nprocs));
-                atomic_store(&ap_sched.last_resize_ns, now - atomic_load(&ap_sched.req_ns));
-                atomic_store(&ap_sched.done_gen, gen);
-                ap_futex_wake(&ap_sched.done_gen, INT32_MAX);
-        }
-        return true;
 }
 
 static bool retake(uint64_t now)
@@ -255,7 +132,7 @@ static void *sysmon_main(void *arg)
                         break;
                 now = ap_now_ns();
                 acted = ap_timers_run(now) > 0;
-                acted |= resize_step(now);
+                acted |= ap_resize_step(now);
                 acted |= retake(now);
                 if (acted || seq != atomic_load(&ap_sched.sm_wake)) {
                         idle = 0;
