@@ -22,6 +22,7 @@
 #include "runtime/runq.h"
 
 #define P_GFREE_MAX 128u
+#define SPIN_NS 20000u
 
 ApSched ap_sched;
 static __thread ApM *tls_m;
@@ -94,7 +95,7 @@ uint32_t ap_runq_grab(ApP *p, ApG **batch, bool stealnext)
                         /* Let a running owner schedule its hand-off first (a sleep would cost
                          * 50-100 us on this kind of VM, so spin briefly instead). */
                         if (atomic_load_explicit(&p->status, AP_RELAXED) == AP_P_RUNNING)
-                                for (int i = 0; i < 200; i++)
+                                for (int i = 0; i < 2000; i++)
                                         ap_cpu_relax();
                         if (!atomic_compare_exchange_strong_explicit(&p->runnext, &rn, NULL,
                                                                      AP_ACQ_REL, AP_RELAXED))
@@ -714,9 +715,20 @@ top:
                                 m->spinning = true;
                                 atomic_fetch_add(&ap_sched.nmspinning, 1);
                         }
-                        for (int round = 0; round < 3; round++) {
+                        /* bounded spin (SPIN_NS): a spinning M keeps wakep() from paying a
+                         * futex wake for every message in a burst of hand-offs */
+                        uint64_t until = 0;
+
+                        for (int round = 0;; round++) {
                                 if ((g = steal_work(m)))
                                         return g;
+                                if (round == 2)
+                                        until = ap_now_ns() + SPIN_NS;
+                                else if (round > 2 && ap_now_ns() > until)
+                                        break;
+                                if (atomic_load_explicit(&p->retire, AP_RELAXED) ||
+                                    atomic_load_explicit(&ap_sched.shutdown, AP_RELAXED))
+                                        break;
                                 for (int i = 0; i < 50; i++)
                                         ap_cpu_relax();
                         }
