@@ -645,6 +645,42 @@ START_TEST(test_block_handoff)
 }
 END_TEST
 
+static void block_sender(void *arg)
+{
+        int v = 42;
+
+        autoprocs_sleep_ns(2000000);
+        ck_assert_int_eq(autoprocs_chan_send(arg, &v), 0);
+}
+
+static void block_receiver(void *arg)
+{
+        autoprocs_task *t;
+        int v = 0;
+
+        ck_assert_int_eq(autoprocs_spawn(block_sender, arg, &t), 0);
+        /* waiting inside a blocking region: the thread waits, the processor works elsewhere */
+        autoprocs_block_begin();
+        ck_assert_int_eq(autoprocs_chan_recv(arg, &v), 0);
+        ck_assert_int_eq(autoprocs_task_join(t), 0);
+        autoprocs_block_end();
+        ck_assert_int_eq(v, 42);
+}
+
+START_TEST(test_block_park)
+{
+        autoprocs_chan *c;
+        autoprocs_task *t;
+
+        start(1);
+        ck_assert_int_eq(autoprocs_chan_new(sizeof(int), 0, &c), 0);
+        autoprocs_spawn(block_receiver, c, &t);
+        autoprocs_task_join(t);
+        autoprocs_chan_free(c);
+        stop_checked();
+}
+END_TEST
+
 /* ---- hogs ------------------------------------------------------------------------------------ */
 
 static _Atomic int hog_events;
@@ -845,6 +881,7 @@ int main(void)
         tcase_add_test(tc, test_wg);
         tcase_add_test(tc, test_mutex);
         tcase_add_test(tc, test_block_handoff);
+        tcase_add_test(tc, test_block_park);
         tcase_add_test(tc, test_hog);
         tcase_add_test(tc, test_checkpoint);
         tcase_add_test(tc, test_resize);

@@ -284,6 +284,8 @@ ApM *ap_cur_m(void);
 void ap_ready(ApG *g);
 void ap_ready_ex(ApG *g, bool next);
 void ap_park(ApSpin *lock);
+/* True when @g (the current task or NULL) can park, i.e. holds a processor. */
+bool ap_task_parkable(ApG *g);
 void ap_wakep(void);
 void ap_gq_put(ApG *g);
 void ap_gq_put_list(ApG *head, ApG *tail, uint32_t n);

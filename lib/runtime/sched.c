@@ -572,6 +572,13 @@ static ApG *pick_next_fast(ApP *p)
         return ap_runq_get(p);
 }
 
+bool ap_task_parkable(ApG *g)
+{
+        ApM *m = ap_cur_m();
+
+        return g && !g->in_block && m && m->p;
+}
+
 void ap_park(ApSpin *lock)
 {
         ApM *m = ap_cur_m();
@@ -851,7 +858,7 @@ AUTOPROCS_API int autoprocs_spawn(autoprocs_task_fn fn, void *arg, autoprocs_tas
 AUTOPROCS_API int autoprocs_task_join(autoprocs_task *task)
 {
         ApM *m = ap_cur_m();
-        ApWaiter w = { .g = m ? m->curg : NULL };
+        ApWaiter w = { .g = m && ap_task_parkable(m->curg) ? m->curg : NULL };
 
         if (!task || task->detached)
                 return -EINVAL;

@@ -5,7 +5,8 @@
  * Each object has a spin lock and FIFO wait lists of ApWaiter records that live on the waiter's
  * own stack; a parked task releases the lock only after its registers are saved (ap_park), so
  * a wakeup can never be lost or run a task whose frame is still live.  Wait groups and mutexes
- * also accept plain OS threads (they block on a futex); channels need a task.
+ * also accept plain OS threads (they block on a futex); channels need a task.  A task inside a
+ * blocking region waits like a thread (it holds no processor to give up).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,13 @@ static ApG *cur_task(void)
         ApM *m = ap_cur_m();
 
         return m ? m->curg : NULL;
+}
+
+/* Who waits: the task, or (outside a task, or inside a blocking region, where the thread has no
+ * processor) the OS thread itself. */
+static ApG *parkable(ApG *g)
+{
+        return ap_task_parkable(g) ? g : NULL;
 }
 
 /* ---- channels ------------------------------------------------------------------------------- */
@@ -117,7 +125,7 @@ AUTOPROCS_API int autoprocs_chan_send(autoprocs_chan *c, const void *elem)
                 ap_spin_unlock(&c->lock);
                 return 0;
         }
-        w.g = g;
+        w.g = parkable(g);
         w.elem = (void *)elem;
         wl_push(&c->sendq, &w);
         ap_waiter_wait(&w, &c->lock);
@@ -160,7 +168,7 @@ AUTOPROCS_API int autoprocs_chan_recv(autoprocs_chan *c, void *ret_elem)
                 ap_spin_unlock(&c->lock);
                 return -EPIPE;
         }
-        w.g = g;
+        w.g = parkable(g);
         w.elem = ret_elem;
         wl_push(&c->recvq, &w);
         ap_waiter_wait(&w, &c->lock);
@@ -252,7 +260,7 @@ AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
                 ap_spin_unlock(&wg->lock);
                 return;
         }
-        w.g = cur_task();
+        w.g = parkable(cur_task());
         wl_push(&wg->waiters, &w);
         ap_waiter_wait(&w, &wg->lock);
 }
@@ -320,7 +328,7 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
                         break;
                 }
         }
-        w.g = cur_task();
+        w.g = parkable(cur_task());
         wl_push(&mu->waiters, &w);
         ap_waiter_wait(&w, &mu->lock);
         /* ownership was handed to us by the unlocker */
