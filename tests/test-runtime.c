@@ -245,6 +245,61 @@ START_TEST(test_runq)
 }
 END_TEST
 
+#define RQ_N 200000
+static ApG rq_items[RQ_N];
+static _Atomic uint8_t rq_seen[RQ_N];
+static ApP *rq_p;
+static _Atomic bool rq_done;
+
+static void rq_take(ApG *g)
+{
+        if (atomic_fetch_add(&rq_seen[g - rq_items], 1) != 0)
+                ck_abort_msg("item %d taken twice", (int)(g - rq_items));
+}
+
+static void *rq_thief(void *arg)
+{
+        ApG *batch[AP_RT_RING];
+
+        (void)arg;
+        while (!atomic_load(&rq_done) || !ap_runq_empty(rq_p)) {
+                uint32_t n = ap_runq_grab(rq_p, batch, true);
+
+                for (uint32_t i = 0; i < n; i++)
+                        rq_take(batch[i]);
+        }
+        return NULL;
+}
+
+START_TEST(test_runq_concurrent)
+{
+        pthread_t th[2];
+        ApG *g;
+
+        rq_p = ap_p_new(0);
+        atomic_store(&ap_sched.nprocs, 1);
+        for (int i = 0; i < 2; i++)
+                ck_assert_int_eq(pthread_create(&th[i], NULL, rq_thief, NULL), 0);
+        /* the owner pushes (runnext too) and pops while two thieves steal */
+        for (int i = 0; i < RQ_N; i++) {
+                ap_runq_put(rq_p, &rq_items[i], i % 7 == 0);
+                if (i % 3 == 0 && (g = ap_runq_get(rq_p)))
+                        rq_take(g);
+        }
+        atomic_store(&rq_done, true);
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        while ((g = ap_runq_get(rq_p)))
+                rq_take(g);
+        while ((g = ap_gq_get(NULL, 1)))
+                rq_take(g);
+        for (int i = 0; i < RQ_N; i++)
+                ck_assert_msg(atomic_load(&rq_seen[i]) == 1, "item %d taken %d times", i,
+                              atomic_load(&rq_seen[i]));
+        free(rq_p);
+}
+END_TEST
+
 /* ---- spawn / join ---------------------------------------------------------------------------- */
 
 static _Atomic long counter;
@@ -871,6 +926,7 @@ int main(void)
         tcase_add_test(tc, test_stack_overflow_guard);
         tcase_add_test(tc, test_stack_overflow_unguarded);
         tcase_add_test(tc, test_runq);
+        tcase_add_test(tc, test_runq_concurrent);
         tcase_add_test(tc, test_spawn_join);
         tcase_add_test(tc, test_yield_fairness);
         tcase_add_test(tc, test_sleep_order);
