@@ -281,11 +281,7 @@ extern ApSched ap_sched;
 ApM *ap_cur_m(void);
 
 /* sched.c */
-void ap_ready(ApG *g);
-void ap_ready_ex(ApG *g, bool next);
-void ap_park(ApSpin *lock);
-/* True when @g (the current task or NULL) can park, i.e. holds a processor. */
-bool ap_task_parkable(ApG *g);
+void ap_acquirep(ApM *m, ApP *p);
 void ap_wakep(void);
 void ap_gq_put(ApG *g);
 void ap_gq_put_list(ApG *head, ApG *tail, uint32_t n);
@@ -295,11 +291,21 @@ void ap_log(autoprocs_log_level level, const char *event, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 ApP *ap_pidleget_locked(void);
 void ap_pidleput_locked(ApP *p);
-void ap_sysmon_wake(void);
-void ap_g_free(ApG *g);
 void ap_p_drain_to_global(ApP *p);
 ApP *ap_p_new(uint32_t id);
 void ap_sched_shutdown(void);
+
+/* task.c */
+/* Make @g the running task of @m (binding a stack on its first dispatch). */
+void ap_g_dispatch(ApM *m, ApG *g);
+/* On arrival after a switch: commit the departing task's state change (the hook). */
+void ap_after_switch(ApM *m);
+void ap_ready(ApG *g);
+void ap_ready_ex(ApG *g, bool next);
+void ap_park(ApSpin *lock);
+/* True when @g (the current task or NULL) can park, i.e. holds a processor. */
+bool ap_task_parkable(ApG *g);
+void ap_g_free(ApG *g);
 
 /* Wait objects shared by join, wait groups, mutexes and channels. */
 void ap_waiter_wake(ApWaiter *w);
@@ -319,6 +325,7 @@ void ap_resize_try_complete_locked(void);
 /* sysmon.c */
 int ap_sysmon_start(void);
 void ap_sysmon_join(void);
+void ap_sysmon_wake(void);
 
 /* stack.c */
 int ap_stack_init(size_t stack_size);
