@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "notify.h"
 
@@ -54,10 +55,18 @@ int ap_listen_fds(int **ret_fds, char ***ret_names)
 
 int ap_journal_send(int priority, const char *message, const char *const *fields)
 {
+        static int have_journald = -1;
         struct iovec iov[16];
         char prio[32], msg[2048];
         size_t n = 0;
 
+        /* sd_journal_sendv() reports success even when no journald listens (JOURNAL_STREAM
+         * inherited from elsewhere): check for its socket once, and let the caller fall back to
+         * plain lines on stderr without it. */
+        if (have_journald < 0)
+                have_journald = access("/run/systemd/journal/socket", W_OK) == 0;
+        if (!have_journald)
+                return -ENOTCONN;
         (void)snprintf(msg, sizeof(msg), "MESSAGE=%s", message);
         (void)snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
         iov[n++] = (struct iovec){ msg, strlen(msg) };

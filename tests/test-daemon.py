@@ -58,7 +58,8 @@ class Daemon:
 
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env,
                                      preexec_fn=preexec if pass_fd is not None else None,
-                                     pass_fds=(pass_fd,) if pass_fd is not None else ())
+                                     # close_fds runs after preexec_fn: keep the new fd 3 open
+                                     pass_fds=(pass_fd, 3) if pass_fd is not None else ())
         self.urls = []
         if wait_url:
             self.wait_log(r"serving metrics on (http://\S+)/metrics")
@@ -120,6 +121,7 @@ class Daemon:
         check(self.proc.returncode == 0,
               f"daemon stopped cleanly (rc={self.proc.returncode})" +
               ("" if self.proc.returncode == 0 else "\n" + self.text()[-4000:]))
+        self.log.close()
         os.unlink(self.log.name)
         return self.proc.returncode
 
@@ -399,6 +401,22 @@ def group_notify():
             d.stop()
             ns.close()
 
+        # Journal: with JOURNAL_STREAM naming our stderr, entries go to journald (libsystemd
+        # build; without a journald socket it falls back to plain lines) or, in the build without
+        # libsystemd, become "<PRIORITY>message" lines that journald's stream reader understands.
+        d = Daemon(["--listen", "127.0.0.1:0"], shell_prefix=
+                   'export JOURNAL_STREAM=$(stat -L -c "%d:%i" /proc/self/fd/2);')
+        try:
+            text = d.text()
+            if DAEMON.endswith("-nosd"):
+                check(re.search(r"^<5>serving metrics on http://", text, re.M) is not None,
+                      f"journal stream without libsystemd: <5> prefixed lines ({text!r})")
+            elif not os.path.exists("/run/systemd/journal/socket"):
+                check(re.search(r"^autoprocsd: serving metrics on", text, re.M) is not None,
+                      f"no journald: plain lines ({text!r})")
+        finally:
+            d.stop()
+
         # Socket activation: a bound, listening socket as fd 3, LISTEN_PID = the daemon's pid.
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ls.bind(("127.0.0.1", 0))
@@ -581,6 +599,26 @@ def group_cgroup():
               "re-created cgroup found again")
         after = sample(d.metrics(), "autoprocs_cpu_throttled_periods_total", {"target": target})
         check(after is not None and after >= before, f"counter monotonic over re-creation ({before} -> {after})")
+        d.stop()
+        d = None
+
+        # The daemon inside the limited cgroup: its embedded runtime follows the quota live.
+        with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+            f.write("100000")
+        d = Daemon(["--listen", "127.0.0.1:0", "--policy", "ceil", "--interval", "200ms"],
+                   env={"AUTOPROCS_INTERVAL": "200ms"},
+                   shell_prefix=f"echo $$ > {path}/cgroup.procs;")
+        d.wait_ready()
+        rp = lambda: sample(d.metrics(), "autoprocs_runtime_procs", {"target": "self"})
+        check(wait_for(lambda: rp() == 1), f"daemon in a 1-CPU cgroup: runtime_procs 1 ({rp()})")
+        with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+            f.write("200000")
+        check(wait_for(lambda: rp() == 2), f"quota raised to 2 CPUs: runtime_procs 2 ({rp()})")
+        check(wait_for(lambda: sample(d.metrics(), "autoprocs_resizes_total",
+                                      {"target": "self", "direction": "up"}) == 1),
+              "the live resize is counted for target self")
+        limits = json.loads(d.get("/v1/limits")[1])
+        check(limits[0].get("runtime_procs") == 2, f"/v1/limits runtime_procs 2 ({limits[0].get('runtime_procs')})")
     finally:
         if d:
             d.stop()
