@@ -250,6 +250,14 @@ def group_http():
             check(r.status == 200, "IPv6 listener serves")
         finally:
             d.stop()
+        # [::] is dual-stack: the same socket answers over IPv4.
+        d = Daemon(["--listen", "[::]:0"])
+        try:
+            port = d.hostport()[1]
+            r, _ = d.request("GET", "/healthz", url=f"http://127.0.0.1:{port}")
+            check(r.status == 200, "[::] listener is dual-stack (IPv4 answered)")
+        finally:
+            d.stop()
     else:
         print("# no IPv6 loopback: dual listener check skipped")
 
