@@ -125,9 +125,5 @@ void ap_daemon_log_library(autoprocs_log_level level, const char *event, const c
         (void)userdata;
         if (level < AUTOPROCS_LOG_ERR || level > AUTOPROCS_LOG_DEBUG)
                 level = AUTOPROCS_LOG_NOTICE;
-        /* The daemon's tasks only sleep and block in marked regions: a "hog" report about them
-         * says more about the runtime's accounting than about an event worth a line. */
-        if (event && strcmp(event, "hog") == 0)
-                level = AUTOPROCS_LOG_DEBUG;
         log_message(level, event, "self", message);
 }
