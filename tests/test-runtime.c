@@ -351,6 +351,62 @@ START_TEST(test_spawn_join)
 }
 END_TEST
 
+static long rss_kib(void)
+{
+        long pages = 0, res = 0;
+        FILE *f = fopen("/proc/self/statm", "re");
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &res), 2);
+        fclose(f);
+        return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static autoprocs_chan *trim_gate;
+
+static void deep_parker(void *arg)
+{
+        volatile char buf[32 * 1024];
+        char v;
+
+        (void)arg;
+        for (size_t i = 0; i < sizeof(buf); i += 1024)
+                buf[i] = 1;
+        ck_assert_int_eq(autoprocs_chan_recv(trim_gate, &v), -EPIPE);
+        sink = buf[0];
+}
+
+START_TEST(test_stack_trim)
+{
+        long peak, after;
+        uint64_t t0;
+
+        if (AP_TSAN)
+                return; /* TSan's shadow of the stacks dominates the RSS it would measure */
+        start(1);
+        ck_assert_int_eq(autoprocs_chan_new(1, 0, &trim_gate), 0);
+        for (int i = 0; i < 2000; i++)
+                ck_assert_int_eq(autoprocs_spawn(deep_parker, NULL, NULL), 0);
+        usleep(200000);
+        peak = rss_kib();
+        autoprocs_chan_close(trim_gate);
+        /* after a second of idleness the monitor gives the cached stacks' pages back */
+        t0 = ap_now_ns();
+        do {
+                usleep(100000);
+                after = rss_kib();
+        } while (after > peak - 40 * 1024 && ap_now_ns() - t0 < 5000000000ull);
+        ck_assert_msg(after <= peak - 40 * 1024, "RSS %ld KiB at the peak, %ld KiB after", peak,
+                      after);
+        /* trimmed stacks are reused (faulted in again) */
+        for (int i = 0; i < 100; i++)
+                ck_assert_int_eq(autoprocs_spawn(incr, NULL, NULL), 0);
+        ap_rt_stop();
+        ck_assert_int_eq(atomic_load(&counter), 100);
+        autoprocs_chan_free(trim_gate);
+}
+END_TEST
+
 /* ---- yield ----------------------------------------------------------------------------------- */
 
 #define YT 4
@@ -925,6 +981,7 @@ int main(void)
         tcase_add_test(tc, test_stack_pool);
         tcase_add_test(tc, test_stack_overflow_guard);
         tcase_add_test(tc, test_stack_overflow_unguarded);
+        tcase_add_test(tc, test_stack_trim);
         tcase_add_test(tc, test_runq);
         tcase_add_test(tc, test_runq_concurrent);
         tcase_add_test(tc, test_spawn_join);

@@ -340,4 +340,6 @@ void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id);
 int ap_stack_altstack_init(ApM *m);
 void ap_stack_altstack_fini(ApM *m);
 void *ap_stack_fiber(ApStack *s);
+bool ap_stack_trimmable(unsigned keep);
+unsigned ap_stack_trim(unsigned keep, unsigned max);
 void ap_stack_counts(uint64_t *ret_guarded, uint64_t *ret_unguarded);

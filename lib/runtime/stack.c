@@ -12,8 +12,9 @@
  * before the next switch goes unnoticed on an unguarded stack.)  A SIGSEGV handler on an alternate signal stack turns a fault
  * in the current task's guard page into "task N overflowed its S KiB stack" and aborts.
  *
- * The stack header (ApStack) lives at the top of the stack itself, in the page every task
- * touches anyway.  Stacks are never unmapped on the hot path.
+ * Stacks are never unmapped on the hot path (only at ap_stack_fini); when the runtime has been
+ * idle for a while the monitor gives the pages of cached stacks beyond a working set back to
+ * the kernel (ap_stack_trim).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -33,23 +34,27 @@
 struct ApStack {
         ApStack *next;
         char *lo;               /* lowest usable byte */
+        char *hi;               /* one past the highest */
         char *map;              /* the guard page below lo; NULL when unguarded */
         bool guarded;
+        bool cold;              /* its pages were given back (ap_stack_trim) */
         void *fiber;            /* TSan fiber, kept with the stack: creating one is expensive */
 };
 
+/* The headers live here, not in the stacks, so that trimming can drop every page of a stack. */
 typedef struct Slab {
         struct Slab *next;
         char *base;
         size_t len;
-        ApStack *stacks[SLAB_STACKS];
+        ApStack stacks[SLAB_STACKS];
 } Slab;
 
 static struct {
         size_t size;            /* usable bytes, page multiple */
-        size_t hdr;             /* bytes reserved at the top for the header */
         ApSpin lock;
-        ApStack *free;          /* the global cache */
+        ApStack *free;          /* the global cache, most recently used first */
+        _Atomic uint32_t nfree;
+        ApStack *cold;          /* cached stacks whose pages were given back */
         Slab *slabs;
         _Atomic uint64_t guarded, unguarded;   /* stacks in existence */
         uint64_t budget;
@@ -142,8 +147,9 @@ int ap_stack_init(size_t stack_size)
 
         memset(&st.lock, 0, sizeof(st.lock));
         st.size = (stack_size + PAGE - 1) & ~(size_t)(PAGE - 1);
-        st.hdr = (sizeof(ApStack) + 63) & ~(size_t)63;
         st.free = NULL;
+        st.cold = NULL;
+        atomic_store(&st.nfree, 0);
         st.slabs = NULL;
         atomic_store(&st.guarded, 0);
         atomic_store(&st.unguarded, 0);
@@ -175,11 +181,13 @@ void ap_stack_fini(void)
 
                 st.slabs = sl->next;
                 for (unsigned i = 0; i < SLAB_STACKS; i++)
-                        ap_fiber_destroy(sl->stacks[i]->fiber);
+                        ap_fiber_destroy(sl->stacks[i].fiber);
                 munmap(sl->base, sl->len);
                 free(sl);
         }
         st.free = NULL;
+        st.cold = NULL;
+        atomic_store(&st.nfree, 0);
         atomic_store(&st.guarded, 0);
         atomic_store(&st.unguarded, 0);
         if (st.handler) {
@@ -217,19 +225,19 @@ static int add_slab(bool guarded)
         sl->len = len;
         for (unsigned i = 0; i < SLAB_STACKS; i++) {
                 char *lo = base + (size_t)i * stride + (guarded ? PAGE : 0);
-                ApStack *t = (ApStack *)(lo + st.size - st.hdr);
 
-                *t = (ApStack){ .lo = lo, .map = guarded ? lo - PAGE : NULL, .guarded = guarded };
-                sl->stacks[i] = t;
+                sl->stacks[i] = (ApStack){ .lo = lo, .hi = lo + st.size,
+                                           .map = guarded ? lo - PAGE : NULL, .guarded = guarded };
         }
         ap_spin_lock(&st.lock);
         sl->next = st.slabs;
         st.slabs = sl;
         /* the highest first: an overflow of an unguarded stack lands in a mapped neighbour */
         for (unsigned i = 0; i < SLAB_STACKS; i++) {
-                sl->stacks[i]->next = st.free;
-                st.free = sl->stacks[i];
+                sl->stacks[i].next = st.free;
+                st.free = &sl->stacks[i];
         }
+        atomic_store_explicit(&st.nfree, atomic_load(&st.nfree) + SLAB_STACKS, AP_RELAXED);
         ap_spin_unlock(&st.lock);
         atomic_fetch_add(guarded ? &st.guarded : &st.unguarded, SLAB_STACKS);
         return 0;
@@ -248,8 +256,13 @@ ApStack *ap_stack_get(ApP *p)
         for (;;) {
                 ap_spin_lock(&st.lock);
                 s = st.free;
-                if (s)
+                if (s) {
                         st.free = s->next;
+                        atomic_store_explicit(&st.nfree, atomic_load(&st.nfree) - 1, AP_RELAXED);
+                } else if ((s = st.cold)) {
+                        st.cold = s->next;
+                        s->cold = false;
+                }
                 ap_spin_unlock(&st.lock);
                 if (s) {
                         s->next = NULL;
@@ -262,8 +275,8 @@ ApStack *ap_stack_get(ApP *p)
         }
 }
 
-/* Return a stack the caller no longer runs on.  Stacks go back to the kernel only at
- * ap_stack_fini(): the pools keep what the peak needed. */
+/* Return a stack the caller no longer runs on.  The mappings stay until ap_stack_fini(); the
+ * pages of stacks cached beyond a working set are given back by ap_stack_trim(). */
 void ap_stack_put(ApP *p, ApStack *s)
 {
         if (p && p->nstk < P_CACHE_MAX) {
@@ -275,7 +288,46 @@ void ap_stack_put(ApP *p, ApStack *s)
         ap_spin_lock(&st.lock);
         s->next = st.free;
         st.free = s;
+        atomic_store_explicit(&st.nfree, atomic_load(&st.nfree) + 1, AP_RELAXED);
         ap_spin_unlock(&st.lock);
+}
+
+bool ap_stack_trimmable(unsigned keep)
+{
+        return atomic_load_explicit(&st.nfree, AP_RELAXED) > keep;
+}
+
+/* Give the pages of globally cached stacks beyond the @keep most recently used back to the
+ * kernel (MADV_DONTNEED, ~7 us each here), at most @max of them; returns how many. */
+unsigned ap_stack_trim(unsigned keep, unsigned max)
+{
+        ApStack *batch = NULL, *s, *last = NULL, **pp = &st.free;
+        unsigned n = 0;
+
+        ap_spin_lock(&st.lock);
+        /* skip the most recently used; take from the cold end */
+        for (unsigned i = 0; i < keep && *pp; i++)
+                pp = &(*pp)->next;
+        while (atomic_load(&st.nfree) > keep && n < max && (s = *pp)) {
+                *pp = s->next;
+                atomic_store_explicit(&st.nfree, atomic_load(&st.nfree) - 1, AP_RELAXED);
+                s->next = batch;
+                batch = s;
+                n++;
+        }
+        ap_spin_unlock(&st.lock);
+        for (s = batch; s; s = s->next) {
+                (void)madvise(s->lo, (size_t)(s->hi - s->lo), MADV_DONTNEED);
+                s->cold = true;
+                last = s;
+        }
+        if (last) {
+                ap_spin_lock(&st.lock);
+                last->next = st.cold;
+                st.cold = batch;
+                ap_spin_unlock(&st.lock);
+        }
+        return n;
 }
 
 /* Move a P's cache to the global one (the P is retiring or the runtime stops). */
@@ -292,7 +344,7 @@ void ap_stack_flush(ApP *p)
 
 void *ap_stack_top(const ApStack *s)
 {
-        return (void *)s;
+        return s->hi;
 }
 
 void *ap_stack_lo(const ApStack *s)
@@ -302,7 +354,7 @@ void *ap_stack_lo(const ApStack *s)
 
 size_t ap_stack_usable(const ApStack *s)
 {
-        return (size_t)((const char *)s - s->lo);
+        return (size_t)(s->hi - s->lo);
 }
 
 void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id)

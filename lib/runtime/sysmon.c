@@ -8,7 +8,8 @@
  *   4. detects hogs (a P whose dispatch counter has not moved for 10 ms): counts them, asks the
  *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work.
  * It sleeps 50 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, no
- * timeout) when every P is idle and nothing is pending.
+ * timeout) when every P is idle and nothing is pending; after a second of that it gives the
+ * pages of the stacks cached beyond a working set back to the kernel.
  */
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -19,6 +20,8 @@
 #define SM_MIN_NS 50000u
 #define SM_MAX_NS 10000000u
 #define RETAKE_NS 20000u
+#define TRIM_KEEP 256u
+#define TRIM_AFTER_NS 1000000000ull
 
 void ap_sysmon_wake(void)
 {
@@ -114,8 +117,17 @@ static void *sysmon_main(void *arg)
 
                 if (idle > 50 && all_idle()) {
                         atomic_store(&ap_sched.sm_deep, 1);
-                        if (all_idle() && !atomic_load(&ap_sched.shutdown))
-                                ap_futex_wait(&ap_sched.sm_wake, seq, NULL);
+                        if (all_idle() && !atomic_load(&ap_sched.shutdown)) {
+                                /* idle for TRIM_AFTER_NS: give cached stacks' pages back */
+                                bool trim = ap_stack_trimmable(TRIM_KEEP);
+                                struct timespec ts = ap_ns_to_ts(TRIM_AFTER_NS);
+
+                                ap_futex_wait(&ap_sched.sm_wake, seq, trim ? &ts : NULL);
+                                while (trim && seq == atomic_load(&ap_sched.sm_wake) &&
+                                       all_idle() && !atomic_load(&ap_sched.shutdown) &&
+                                       ap_stack_trim(TRIM_KEEP, 256) > 0)
+                                        ;
+                        }
                         atomic_store(&ap_sched.sm_deep, 0);
                 } else {
                         uint64_t wait = delay;
