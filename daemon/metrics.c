@@ -674,6 +674,8 @@ ApMetricsFormat ap_metrics_negotiate(const char *accept)
  * The daemon's own process
  * ------------------------------------------------------------------------------------------- */
 
+static atomic_ullong boot_time;
+
 int ap_process_stats_read(int proc_dir_fd, ApProcessStats *ret)
 {
         _cleanup_close_ int fd = -1;
@@ -701,18 +703,23 @@ int ap_process_stats_read(int proc_dir_fd, ApProcessStats *ret)
                           "%*d %*d %llu %*u %ld", &utime, &stime, &starttime, &rss_pages) != 4)
                 return -EIO;
 
-        fd = ap_close(fd);
-        fd = openat(proc_dir_fd, "stat", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return AP_NEG_ERRNO();
-        f = fdopen(fd, "r");
-        if (!f)
-                return AP_NEG_ERRNO();
-        fd = -1;
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "btime %llu", &btime) == 1)
-                        break;
-        fclose(f);
+        /* The boot time never changes: /proc/stat (one line per CPU on a big host) is read once. */
+        btime = atomic_load_explicit(&boot_time, memory_order_relaxed);
+        if (btime == 0) {
+                fd = ap_close(fd);
+                fd = openat(proc_dir_fd, "stat", O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return AP_NEG_ERRNO();
+                f = fdopen(fd, "r");
+                if (!f)
+                        return AP_NEG_ERRNO();
+                fd = -1;
+                while (fgets(line, sizeof(line), f))
+                        if (sscanf(line, "btime %llu", &btime) == 1)
+                                break;
+                fclose(f);
+                atomic_store_explicit(&boot_time, btime, memory_order_relaxed);
+        }
         if (btime == 0 || tck <= 0 || page <= 0)
                 return -EIO;
 
