@@ -363,6 +363,7 @@ static long rss_kib(void)
 }
 
 static autoprocs_chan *trim_gate;
+static autoprocs_wg *trim_parked;
 
 static void deep_parker(void *arg)
 {
@@ -372,6 +373,7 @@ static void deep_parker(void *arg)
         (void)arg;
         for (size_t i = 0; i < sizeof(buf); i += 1024)
                 buf[i] = 1;
+        autoprocs_wg_done(trim_parked);
         ck_assert_int_eq(autoprocs_chan_recv(trim_gate, &v), -EPIPE);
         sink = buf[0];
 }
@@ -385,9 +387,11 @@ START_TEST(test_stack_trim)
                 return; /* TSan's shadow of the stacks dominates the RSS it would measure */
         start(1);
         ck_assert_int_eq(autoprocs_chan_new(1, 0, &trim_gate), 0);
+        ck_assert_int_eq(autoprocs_wg_new(&trim_parked), 0);
+        autoprocs_wg_add(trim_parked, 2000);
         for (int i = 0; i < 2000; i++)
                 ck_assert_int_eq(autoprocs_spawn(deep_parker, NULL, NULL), 0);
-        usleep(200000);
+        autoprocs_wg_wait(trim_parked);
         peak = rss_kib();
         autoprocs_chan_close(trim_gate);
         /* after a second of idleness the monitor gives the cached stacks' pages back */
@@ -404,6 +408,7 @@ START_TEST(test_stack_trim)
         ap_rt_stop();
         ck_assert_int_eq(atomic_load(&counter), 100);
         autoprocs_chan_free(trim_gate);
+        autoprocs_wg_free(trim_parked);
 }
 END_TEST
 

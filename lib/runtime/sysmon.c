@@ -121,9 +121,11 @@ static void *sysmon_main(void *arg)
                                 /* idle for TRIM_AFTER_NS: give cached stacks' pages back */
                                 bool trim = ap_stack_trimmable(TRIM_KEEP);
                                 struct timespec ts = ap_ns_to_ts(TRIM_AFTER_NS);
+                                uint64_t t0 = ap_now_ns();
 
                                 ap_futex_wait(&ap_sched.sm_wake, seq, trim ? &ts : NULL);
                                 while (trim && seq == atomic_load(&ap_sched.sm_wake) &&
+                                       ap_now_ns() - t0 >= TRIM_AFTER_NS &&
                                        all_idle() && !atomic_load(&ap_sched.shutdown) &&
                                        ap_stack_trim(TRIM_KEEP, 256) > 0)
                                         ;

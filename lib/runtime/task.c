@@ -251,12 +251,14 @@ void ap_ready(ApG *g)
 
 void ap_ready_ex(ApG *g, bool next)
 {
-        uint32_t s = AP_G_WAITING;
         ApM *m;
 
-        if (!atomic_compare_exchange_strong_explicit(&g->state, &s, AP_G_RUNNABLE, AP_ACQUIRE,
-                                                     AP_RELAXED))
+        /* The waker owns @g: it took it off a wait list or the timer heap under that object's
+         * lock, which the task released only once parked (acquire pairs with the park hook's
+         * release).  A check, not an RMW. */
+        if (AP_UNLIKELY(atomic_load_explicit(&g->state, AP_ACQUIRE) != AP_G_WAITING))
                 abort(); /* readying a task that is not waiting */
+        atomic_store_explicit(&g->state, AP_G_RUNNABLE, AP_RELAXED);
         m = ap_cur_m();
         if (m)
                 ready_local(m, g, next);
