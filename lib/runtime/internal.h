@@ -328,18 +328,48 @@ void ap_sysmon_join(void);
 void ap_sysmon_wake(void);
 
 /* stack.c */
+struct ApStack {
+        ApStack *next;
+        char *lo;               /* lowest usable byte */
+        char *hi;               /* one past the highest */
+        char *map;              /* the guard page below lo; NULL when unguarded */
+        bool guarded;
+        bool cold;              /* its pages were given back (ap_stack_trim) */
+        void *fiber;            /* TSan fiber, kept with the stack: creating one is expensive */
+};
+
 int ap_stack_init(size_t stack_size);
 void ap_stack_fini(void);
 ApStack *ap_stack_get(ApP *p);
 void ap_stack_put(ApP *p, ApStack *s);
 void ap_stack_flush(ApP *p);
-void *ap_stack_top(const ApStack *s);
-void *ap_stack_lo(const ApStack *s);
-size_t ap_stack_usable(const ApStack *s);
-void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id);
+AP_NORETURN void ap_stack_report_overflow(uint64_t id, const char *how);
 int ap_stack_altstack_init(ApM *m);
 void ap_stack_altstack_fini(ApM *m);
 void *ap_stack_fiber(ApStack *s);
 bool ap_stack_trimmable(unsigned keep);
 unsigned ap_stack_trim(unsigned keep, unsigned max);
 void ap_stack_counts(uint64_t *ret_guarded, uint64_t *ret_unguarded);
+
+static inline void *ap_stack_top(const ApStack *s)
+{
+        return s->hi;
+}
+
+static inline void *ap_stack_lo(const ApStack *s)
+{
+        return s->lo;
+}
+
+static inline size_t ap_stack_usable(const ApStack *s)
+{
+        return (size_t)(s->hi - s->lo);
+}
+
+/* At every switch-out: a stack pointer below the stack's low end is an overflow (this also
+ * covers unguarded stacks; a canary word would cost a page per stack). */
+static inline void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id)
+{
+        if (AP_UNLIKELY((const char *)sp < s->lo + 256))
+                ap_stack_report_overflow(task_id, " (stack pointer below the stack)");
+}

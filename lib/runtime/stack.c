@@ -29,17 +29,6 @@
 #define PAGE 4096u
 #define P_CACHE_MAX 64u
 #define SLAB_STACKS 32u
-#define SP_MARGIN 256u
-
-struct ApStack {
-        ApStack *next;
-        char *lo;               /* lowest usable byte */
-        char *hi;               /* one past the highest */
-        char *map;              /* the guard page below lo; NULL when unguarded */
-        bool guarded;
-        bool cold;              /* its pages were given back (ap_stack_trim) */
-        void *fiber;            /* TSan fiber, kept with the stack: creating one is expensive */
-};
 
 /* The headers live here, not in the stacks, so that trimming can drop every page of a stack. */
 typedef struct Slab {
@@ -111,7 +100,7 @@ static size_t fmt_u64(char *p, uint64_t v)
         return n;
 }
 
-static AP_NORETURN void report_overflow(uint64_t id, const char *how)
+AP_NORETURN void ap_stack_report_overflow(uint64_t id, const char *how)
 {
         char msg[160];
         size_t n = 0;
@@ -135,7 +124,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
         ApG *g = m ? m->curg : NULL;
 
         if (g && fault_in_guard(g->stack, (uintptr_t)si->si_addr))
-                report_overflow(g->id, " (guard page hit)");
+                ap_stack_report_overflow(g->id, " (guard page hit)");
         /* Not ours: restore the previous disposition; the fault repeats and is handled there. */
         sigaction(SIGSEGV, &st.old_segv, NULL);
         (void)sig, (void)uctx;
@@ -340,27 +329,6 @@ void ap_stack_flush(ApP *p)
                 p->nstk--;
                 ap_stack_put(NULL, s);
         }
-}
-
-void *ap_stack_top(const ApStack *s)
-{
-        return s->hi;
-}
-
-void *ap_stack_lo(const ApStack *s)
-{
-        return s->lo;
-}
-
-size_t ap_stack_usable(const ApStack *s)
-{
-        return (size_t)(s->hi - s->lo);
-}
-
-void ap_stack_check(const ApStack *s, const void *sp, uint64_t task_id)
-{
-        if (AP_UNLIKELY((const char *)sp < s->lo + SP_MARGIN))
-                report_overflow(task_id, " (stack pointer below the stack)");
 }
 
 int ap_stack_altstack_init(ApM *m)

@@ -26,8 +26,8 @@ ap_arch_switch:
         stp     d10, d11, [sp, #112]
         stp     d12, d13, [sp, #128]
         stp     d14, d15, [sp, #144]
-        mrs     x9, fpcr
-        str     x9, [sp, #160]
+        mrs     x10, fpcr
+        str     x10, [sp, #160]
         mov     x9, sp
         str     x9, [x0]
         mov     sp, x1
@@ -41,8 +41,12 @@ ap_arch_switch:
         ldp     d10, d11, [sp, #112]
         ldp     d12, d13, [sp, #128]
         ldp     d14, d15, [sp, #144]
+        /* writing FPCR is slow: only when the other context's differs (x10 = ours) */
         ldr     x9, [sp, #160]
+        cmp     x9, x10
+        b.eq    1f
         msr     fpcr, x9
+1:
         add     sp, sp, #176
         ret
         .cfi_endproc

@@ -27,10 +27,16 @@ ap_arch_switch:
         subq    $8, %rsp
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
+        movl    (%rsp), %eax
+        movzwl  4(%rsp), %edx
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
-        ldmxcsr (%rsp)
-        fldcw   4(%rsp)
+        /* loading MXCSR / the x87 CW is slow: only when the other context's differ */
+        cmpl    (%rsp), %eax
+        jne     2f
+        cmpw    4(%rsp), %dx
+        jne     2f
+1:
         addq    $8, %rsp
         popq    %r15
         popq    %r14
@@ -39,6 +45,10 @@ ap_arch_switch:
         popq    %rbx
         popq    %rbp
         ret
+2:
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        jmp     1b
         .cfi_endproc
         .size   ap_arch_switch, .-ap_arch_switch
 
