@@ -168,6 +168,7 @@ struct ApP {
         _Atomic uint32_t preempt;       /* set by the monitor: the running task should yield */
         _Atomic uint64_t schedtick;     /* dispatches; the monitor watches it for hogs */
         _Atomic uint32_t in_task;       /* its M runs a task (not the scheduler loop) */
+        _Atomic uint64_t cur_task;      /* id of the task dispatched last (for hog reports) */
         _Atomic uint64_t syscalltick;   /* blocking regions entered */
         _Atomic(ApM *) m;
         ApP *idle_next;                 /* idle list, under sched.lock */

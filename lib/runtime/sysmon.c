@@ -78,9 +78,13 @@ static bool retake(uint64_t now)
                                 atomic_fetch_add(&ap_sched.hogs, 1);
                                 atomic_store(&p->preempt, 1);
                                 ap_log(AUTOPROCS_LOG_WARNING, "hog",
-                                       "a task on processor %u ran %llu ms without a scheduling "
-                                       "point; its queued work moves to other processors",
-                                       p->id, (unsigned long long)((now - p->sm_tick_ns) / 1000000u));
+                                       "task %llu ran %llu ms on processor %u without a "
+                                       "scheduling point; its queued work moves to other "
+                                       "processors",
+                                       (unsigned long long)atomic_load_explicit(&p->cur_task,
+                                                                                AP_RELAXED),
+                                       (unsigned long long)((now - p->sm_tick_ns) / 1000000u),
+                                       p->id);
                                 acted = true;
                         }
                         /* rescue the queued work, every round while it hogs */

@@ -117,6 +117,7 @@ void ap_g_dispatch(ApM *m, ApG *g)
         if (AP_UNLIKELY(!atomic_load_explicit(&p->in_task, AP_RELAXED)))
                 atomic_store_explicit(&p->in_task, 1, AP_RELAXED);
         m->curg = g;
+        atomic_store_explicit(&p->cur_task, g->id, AP_RELAXED);
         atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, AP_RELAXED) + 1,
                               AP_RELAXED);
         if (AP_UNLIKELY(atomic_load_explicit(&p->preempt, AP_RELAXED)))
