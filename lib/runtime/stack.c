@@ -46,6 +46,7 @@ static struct {
         ApStack *cold;          /* cached stacks whose pages were given back */
         Slab *slabs;
         _Atomic uint64_t guarded, unguarded;   /* stacks in existence */
+        _Atomic uint32_t nfibers;               /* TSan fibers kept with stacks */
         uint64_t budget;
         struct sigaction old_segv;
         bool handler;
@@ -177,6 +178,7 @@ void ap_stack_fini(void)
         st.free = NULL;
         st.cold = NULL;
         atomic_store(&st.nfree, 0);
+        atomic_store(&st.nfibers, 0);
         atomic_store(&st.guarded, 0);
         atomic_store(&st.unguarded, 0);
         if (st.handler) {
@@ -274,6 +276,13 @@ void ap_stack_put(ApP *p, ApStack *s)
                 p->nstk++;
                 return;
         }
+        if (AP_TSAN && s->fiber && atomic_load(&st.nfibers) > 4096) {
+                /* TSan counts fibers as threads (at most 8128 at once): past half of that,
+                 * cached stacks give theirs up */
+                ap_fiber_destroy(s->fiber);
+                s->fiber = NULL;
+                atomic_fetch_sub(&st.nfibers, 1);
+        }
         ap_spin_lock(&st.lock);
         s->next = st.free;
         st.free = s;
@@ -364,8 +373,10 @@ void ap_stack_altstack_fini(ApM *m)
 
 void *ap_stack_fiber(ApStack *s)
 {
-        if (!s->fiber)
+        if (!s->fiber) {
                 s->fiber = ap_fiber_create();
+                atomic_fetch_add(&st.nfibers, 1);
+        }
         return s->fiber;
 }
 
