@@ -267,12 +267,32 @@ AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
 
 /* ---- mutexes -------------------------------------------------------------------------------- */
 
-/* state: 0 unlocked, 1 locked, 2 locked and maybe waited for (unlock takes the slow path). */
+/*
+ * Go's mutex, simplified.  Normal mode: unlock releases the mutex and wakes the first waiter,
+ * which competes with newcomers (barging keeps throughput: no convoy of hand-offs); a woken
+ * waiter that loses requeues at the front.  A waiter that has waited more than 1 ms switches
+ * the mutex to starvation mode: unlock then hands it straight to the first waiter and
+ * newcomers queue, until the queue is empty.
+ */
+#define MU_LOCKED 1u
+#define MU_WAITERS 2u           /* the queue may be non-empty: unlock takes the slow path */
+#define MU_STARVING 4u
+#define MU_HANDOFF 1            /* ApWaiter.result: woken as the owner */
+#define MU_STARVE_NS 1000000u
+
 struct autoprocs_mutex {
         _Atomic uint32_t state;
-        ApSpin lock;
+        ApSpin lock;            /* the queue, and every change of MU_WAITERS / MU_STARVING */
         WaitList waiters;
 };
+
+static void wl_push_front(WaitList *l, ApWaiter *w)
+{
+        w->next = l->head;
+        l->head = w;
+        if (!l->tail)
+                l->tail = w;
+}
 
 AUTOPROCS_API int autoprocs_mutex_new(autoprocs_mutex **ret_mutex)
 {
@@ -296,48 +316,66 @@ AUTOPROCS_API autoprocs_mutex *autoprocs_mutex_free(autoprocs_mutex *mutex)
 AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
 {
         ApWaiter w = { 0 };
-        uint32_t s = 0;
+        uint64_t wait_start = 0;
+        bool requeue = false;
+        uint32_t s = 0, want;
 
         if (!mu)
                 return;
-        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 1, AP_ACQUIRE, AP_RELAXED))
+        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, MU_LOCKED, AP_ACQUIRE,
+                                                    AP_RELAXED))
                 return;
-        for (int i = 0; i < 64; i++) {
-                ap_cpu_relax();
-                s = 0;
-                if (atomic_load_explicit(&mu->state, AP_RELAXED) == 0 &&
-                    atomic_compare_exchange_strong_explicit(&mu->state, &s, 1, AP_ACQUIRE,
-                                                            AP_RELAXED))
-                        return;
-        }
-        ap_spin_lock(&mu->lock);
         for (;;) {
-                s = atomic_load_explicit(&mu->state, AP_RELAXED);
-                if (s == 0) {
-                        /* free: take it, keeping "maybe waited for" for the others queued */
-                        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 2, AP_ACQUIRE,
-                                                                    AP_RELAXED)) {
-                                ap_spin_unlock(&mu->lock);
+                /* brief spin: the owner may be about to unlock */
+                for (int i = 0; i < 64; i++) {
+                        s = atomic_load_explicit(&mu->state, AP_RELAXED);
+                        if (!(s & (MU_LOCKED | MU_STARVING)) &&
+                            atomic_compare_exchange_weak_explicit(&mu->state, &s, s | MU_LOCKED,
+                                                                  AP_ACQUIRE, AP_RELAXED))
                                 return;
-                        }
-                } else if (s == 1) {
-                        if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 2, AP_RELAXED,
-                                                                    AP_RELAXED))
-                                break;
-                } else {
-                        break;
+                        ap_cpu_relax();
                 }
+                ap_spin_lock(&mu->lock);
+                s = atomic_load_explicit(&mu->state, AP_RELAXED);
+                if (!(s & (MU_LOCKED | MU_STARVING))) {
+                        bool got = atomic_compare_exchange_strong_explicit(
+                                &mu->state, &s, s | MU_LOCKED, AP_ACQUIRE, AP_RELAXED);
+
+                        ap_spin_unlock(&mu->lock);
+                        if (got)
+                                return;
+                        continue;
+                }
+                /* must wait: announce it (under the queue lock, so unlock sees the waiter) */
+                want = s | MU_WAITERS;
+                if (wait_start && ap_now_ns() - wait_start > MU_STARVE_NS)
+                        want |= MU_STARVING;
+                if (!atomic_compare_exchange_strong_explicit(&mu->state, &s, want, AP_RELAXED,
+                                                             AP_RELAXED)) {
+                        ap_spin_unlock(&mu->lock);
+                        continue;
+                }
+                if (!wait_start)
+                        wait_start = ap_now_ns();
+                w.g = parkable(cur_task());
+                atomic_store_explicit(&w.flag, 0, AP_RELAXED);
+                w.result = 0;
+                if (requeue)
+                        wl_push_front(&mu->waiters, &w);
+                else
+                        wl_push(&mu->waiters, &w);
+                ap_waiter_wait(&w, &mu->lock);
+                if (w.result == MU_HANDOFF) {
+                        atomic_thread_fence(memory_order_acquire);
+                        return;
+                }
+                requeue = true;
         }
-        w.g = parkable(cur_task());
-        wl_push(&mu->waiters, &w);
-        ap_waiter_wait(&w, &mu->lock);
-        /* ownership was handed to us by the unlocker */
-        atomic_thread_fence(memory_order_acquire);
 }
 
 AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mu)
 {
-        uint32_t s = 1;
+        uint32_t s = MU_LOCKED;
         ApWaiter *w;
 
         if (!mu)
@@ -345,14 +383,23 @@ AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mu)
         if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 0, AP_RELEASE, AP_RELAXED))
                 return;
         ap_spin_lock(&mu->lock);
+        /* we own MU_LOCKED, and MU_WAITERS / MU_STARVING only change under the queue lock:
+         * plain stores are enough here */
+        s = atomic_load_explicit(&mu->state, AP_RELAXED);
         w = wl_pop(&mu->waiters);
         if (!w) {
                 atomic_store_explicit(&mu->state, 0, AP_RELEASE);
-                ap_spin_unlock(&mu->lock);
-                return;
+        } else if (s & MU_STARVING) {
+                /* hand it over: it stays locked */
+                atomic_store_explicit(&mu->state,
+                                      mu->waiters.head ? MU_LOCKED | MU_WAITERS | MU_STARVING
+                                                       : MU_LOCKED,
+                                      AP_RELEASE);
+                w->result = MU_HANDOFF;
+        } else {
+                atomic_store_explicit(&mu->state, mu->waiters.head ? MU_WAITERS : 0, AP_RELEASE);
+                w->result = 0;
         }
-        /* hand the mutex over directly: the state stays locked */
-        atomic_store_explicit(&mu->state, mu->waiters.head ? 2 : 1, AP_RELEASE);
         ap_spin_unlock(&mu->lock);
         ap_waiter_wake(w);
 }
