@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Stress test of the runtime: at least 10^6 tasks mixing yields, sleeps, channel traffic
- * (unbuffered hand-offs and a buffered channel) and blocking calls, while another thread
- * resizes the runtime between 1 and 2x the host CPUs every millisecond.  Rounds of 10^6 tasks
- * repeat until the run has lasted 2 s.  Checks that every task ran exactly once per round and
+ * (unbuffered hand-offs and a buffered channel), a contended mutex and blocking calls, while
+ * another thread resizes the runtime between 1 and 2x the host CPUs every millisecond.  Rounds
+ * of 10^6 tasks repeat until the run has lasted 2 s.  Checks that every task ran exactly once per round and
  * that the final statistics add up.  Under ThreadSanitizer a round is 10^5 tasks (and it says
  * so), to stay well within two minutes.
  */
@@ -39,6 +39,8 @@
 static _Atomic uint8_t *done;
 static _Atomic uint64_t children, chan_sum, bufchan_items;
 static autoprocs_chan *bufchan;
+static autoprocs_mutex *mu;
+static uint64_t mu_count; /* under mu */
 static _Atomic bool resizer_stop;
 static _Atomic uint64_t resizes, set_ns, sleep_ns;
 static unsigned host_cpus;
@@ -120,6 +122,13 @@ static void work(void *arg)
                 }
                 autoprocs_block_end();
                 break;
+        case 6: /* a mutex shared by everybody */
+                autoprocs_mutex_lock(mu);
+                mu_count++;
+                if (i % 64 == 6)
+                        autoprocs_yield(); /* held across a switch now and then */
+                autoprocs_mutex_unlock(mu);
+                break;
         default:
                 autoprocs_checkpoint();
                 break;
@@ -189,6 +198,7 @@ START_TEST(test_stress)
         ck_assert_ptr_nonnull(done);
         ck_assert_int_eq(ap_rt_start(&o), 0);
         ck_assert_int_eq(autoprocs_chan_new(sizeof(uint64_t), 64, &bufchan), 0);
+        ck_assert_int_eq(autoprocs_mutex_new(&mu), 0);
         ck_assert_int_eq(pthread_create(&rs, NULL, resizer, NULL), 0);
         /* rounds of N_TASKS until the run has lasted MIN_RUN_NS, so that hundreds of resizes
          * happen under the load however fast the machine is */
@@ -215,6 +225,7 @@ START_TEST(test_stress)
                 ck_assert_uint_eq(atomic_load(&chan_sum) - sum0, expect_sum);
                 ck_assert_uint_eq(atomic_load(&bufchan_items) - items0, N_TASKS / 8);
                 ck_assert_uint_eq(atomic_load(&children) - children0, N_TASKS / 8);
+                ck_assert_uint_eq(mu_count, (uint64_t)rounds * (N_TASKS / 8));
         } while (now_ns() - t0 < MIN_RUN_NS && rounds < 20);
         atomic_store(&resizer_stop, true);
         pthread_join(rs, NULL);
@@ -247,6 +258,7 @@ START_TEST(test_stress)
         ck_assert_uint_eq(ap_rt_procs(), 1);
         ap_rt_stop();
         autoprocs_chan_free(bufchan);
+        autoprocs_mutex_free(mu);
         free(done);
 }
 END_TEST

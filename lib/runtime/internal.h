@@ -127,7 +127,8 @@ struct ApWaiter {
         ApG *g;
         _Atomic uint32_t flag;
         void *elem;             /* channel: where to copy from / to */
-        int result;             /* channel: 0 or -EPIPE */
+        int result;             /* channel: 0 or -EPIPE; mutex: woken as the owner or not */
+        uint64_t since;         /* mutex: when it started waiting */
 };
 
 struct autoprocs_task {

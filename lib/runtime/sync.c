@@ -277,6 +277,7 @@ AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
 #define MU_LOCKED 1u
 #define MU_WAITERS 2u           /* the queue may be non-empty: unlock takes the slow path */
 #define MU_STARVING 4u
+#define MU_WOKEN 8u             /* a woken waiter is on its way: unlock wakes nobody else */
 #define MU_HANDOFF 1            /* ApWaiter.result: woken as the owner */
 #define MU_STARVE_NS 1000000u
 
@@ -317,7 +318,7 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
 {
         ApWaiter w = { 0 };
         uint64_t wait_start = 0;
-        bool requeue = false;
+        bool requeue = false, woken = false;
         uint32_t s = 0, want;
 
         if (!mu)
@@ -329,8 +330,9 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
                 /* brief spin: the owner may be about to unlock */
                 for (int i = 0; i < 64; i++) {
                         s = atomic_load_explicit(&mu->state, AP_RELAXED);
+                        want = (s | MU_LOCKED) & ~(woken ? MU_WOKEN : 0u);
                         if (!(s & (MU_LOCKED | MU_STARVING)) &&
-                            atomic_compare_exchange_weak_explicit(&mu->state, &s, s | MU_LOCKED,
+                            atomic_compare_exchange_weak_explicit(&mu->state, &s, want,
                                                                   AP_ACQUIRE, AP_RELAXED))
                                 return;
                         ap_cpu_relax();
@@ -338,16 +340,18 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
                 ap_spin_lock(&mu->lock);
                 s = atomic_load_explicit(&mu->state, AP_RELAXED);
                 if (!(s & (MU_LOCKED | MU_STARVING))) {
-                        bool got = atomic_compare_exchange_strong_explicit(
-                                &mu->state, &s, s | MU_LOCKED, AP_ACQUIRE, AP_RELAXED);
+                        bool got;
 
+                        want = (s | MU_LOCKED) & ~(woken ? MU_WOKEN : 0u);
+                        got = atomic_compare_exchange_strong_explicit(&mu->state, &s, want,
+                                                                      AP_ACQUIRE, AP_RELAXED);
                         ap_spin_unlock(&mu->lock);
                         if (got)
                                 return;
                         continue;
                 }
                 /* must wait: announce it (under the queue lock, so unlock sees the waiter) */
-                want = s | MU_WAITERS;
+                want = (s | MU_WAITERS) & ~(woken ? MU_WOKEN : 0u);
                 if (wait_start && ap_now_ns() - wait_start > MU_STARVE_NS)
                         want |= MU_STARVING;
                 if (!atomic_compare_exchange_strong_explicit(&mu->state, &s, want, AP_RELAXED,
@@ -355,8 +359,10 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
                         ap_spin_unlock(&mu->lock);
                         continue;
                 }
+                woken = false;
                 if (!wait_start)
                         wait_start = ap_now_ns();
+                w.since = wait_start;
                 w.g = parkable(cur_task());
                 atomic_store_explicit(&w.flag, 0, AP_RELAXED);
                 w.result = 0;
@@ -370,36 +376,50 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
                         return;
                 }
                 requeue = true;
+                woken = true;
         }
 }
 
 AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mu)
 {
         uint32_t s = MU_LOCKED;
-        ApWaiter *w;
+        ApWaiter *w = NULL;
 
         if (!mu)
                 return;
         if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 0, AP_RELEASE, AP_RELAXED))
                 return;
         ap_spin_lock(&mu->lock);
-        /* we own MU_LOCKED, and MU_WAITERS / MU_STARVING only change under the queue lock:
-         * plain stores are enough here */
+        /* we own MU_LOCKED; MU_WAITERS and MU_STARVING change only under the queue lock, and
+         * MU_WOKEN is only cleared by the woken waiter once it holds MU_LOCKED or the queue
+         * lock, so the state cannot change under us here */
         s = atomic_load_explicit(&mu->state, AP_RELAXED);
-        w = wl_pop(&mu->waiters);
-        if (!w) {
-                atomic_store_explicit(&mu->state, 0, AP_RELEASE);
-        } else if (s & MU_STARVING) {
-                /* hand it over: it stays locked */
-                atomic_store_explicit(&mu->state,
-                                      mu->waiters.head ? MU_LOCKED | MU_WAITERS | MU_STARVING
-                                                       : MU_LOCKED,
-                                      AP_RELEASE);
-                w->result = MU_HANDOFF;
+        if (s & MU_STARVING) {
+                /* hand it over: it stays locked; back to normal mode once the queue is empty
+                 * or the waiter served did not wait long (Go's rule) */
+                uint32_t next = MU_LOCKED | (s & MU_WOKEN);
+
+                w = wl_pop(&mu->waiters);
+                if (mu->waiters.head) {
+                        next |= MU_WAITERS;
+                        if (w && ap_now_ns() - w->since >= MU_STARVE_NS)
+                                next |= MU_STARVING;
+                }
+                atomic_store_explicit(&mu->state, next, AP_RELEASE);
+                if (w)
+                        w->result = MU_HANDOFF;
+        } else if (s & MU_WOKEN) {
+                /* somebody already woken will compete for it */
+                atomic_store_explicit(&mu->state, s & ~MU_LOCKED, AP_RELEASE);
         } else {
-                atomic_store_explicit(&mu->state, mu->waiters.head ? MU_WAITERS : 0, AP_RELEASE);
-                w->result = 0;
+                w = wl_pop(&mu->waiters);
+                atomic_store_explicit(&mu->state,
+                                      (mu->waiters.head ? MU_WAITERS : 0u) | (w ? MU_WOKEN : 0u),
+                                      AP_RELEASE);
+                if (w)
+                        w->result = 0;
         }
         ap_spin_unlock(&mu->lock);
-        ap_waiter_wake(w);
+        if (w)
+                ap_waiter_wake(w);
 }
