@@ -83,6 +83,32 @@ static inline void ap_test_write(const char *dir, const char *rel, const char *c
         ck_assert(fclose(f) == 0);
 }
 
+/* Path of the autoprocs CLI, passed by meson in AP_CLI. */
+static inline const char *ap_test_cli(void)
+{
+        const char *p = getenv("AP_CLI");
+
+        ck_assert_msg(p && *p, "AP_CLI (path of the autoprocs CLI) is not set");
+        return p;
+}
+
+/* Read @fd until EOF (or @size - 1 bytes) into @buf, NUL-terminated. */
+static inline void ap_test_read_all(int fd, char *buf, size_t size)
+{
+        size_t len = 0;
+        ssize_t n;
+
+        while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                len += (size_t)n;
+        }
+        buf[len] = 0;
+}
+
 /* Run @s with the default fork mode; exit status for main(). */
 static inline int ap_test_run(Suite *s)
 {

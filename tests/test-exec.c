@@ -16,30 +16,6 @@ typedef struct Run {
         char err[4096];
 } Run;
 
-static const char *cli(void)
-{
-        const char *p = getenv("AP_CLI");
-
-        ck_assert_msg(p && *p, "AP_CLI (path of the autoprocs CLI) is not set");
-        return p;
-}
-
-static void read_all(int fd, char *buf, size_t size)
-{
-        size_t len = 0;
-        ssize_t n;
-
-        while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) != 0) {
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break;
-                }
-                len += (size_t)n;
-        }
-        buf[len] = 0;
-}
-
 /* Run the CLI with @argv (NULL-terminated, without argv[0]) in environment @envp (NULL: ours). */
 static void run_cli(Run *r, const char *const *args, const char *const *envp)
 {
@@ -48,7 +24,7 @@ static void run_cli(Run *r, const char *const *args, const char *const *envp)
         size_t n = 0;
         pid_t pid;
 
-        argv[n++] = (char *)cli();
+        argv[n++] = (char *)ap_test_cli();
         for (; args[n - 1]; n++)
                 argv[n] = (char *)args[n - 1];
         argv[n] = NULL;
@@ -68,8 +44,8 @@ static void run_cli(Run *r, const char *const *args, const char *const *envp)
         }
         close(out[1]);
         close(err[1]);
-        read_all(out[0], r->out, sizeof(r->out));
-        read_all(err[0], r->err, sizeof(r->err));
+        ap_test_read_all(out[0], r->out, sizeof(r->out));
+        ap_test_read_all(err[0], r->err, sizeof(r->err));
         close(out[0]);
         close(err[0]);
         ck_assert(waitpid(pid, &r->status, 0) == pid);
