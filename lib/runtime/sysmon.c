@@ -7,9 +7,11 @@
  *   3. retakes Ps left in blocking regions and hands them to other threads,
  *   4. detects hogs (a P whose dispatch counter has not moved for 10 ms): counts them, asks the
  *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work.
- * It sleeps 50 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, no
- * timeout) when every P is idle and nothing is pending; after a second of that it gives the
- * pages of the stacks cached beyond a working set back to the kernel.
+ * It sleeps 50 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, until the
+ * next timer deadline or without timeout) when every P is idle and nothing but timers is
+ * pending, so that a program whose tasks all sleep costs one wake-up per deadline; after a
+ * second of deep sleep it gives the pages of the stacks cached beyond a working set back to the
+ * kernel.
  */
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -98,11 +100,15 @@ static bool retake(uint64_t now)
         return acted;
 }
 
+/* No P is held (none runs, none sits in a blocking region), no resize is pending and nothing is
+ * queued globally: only timers (if any) can make work, and the monitor sleeps until the next
+ * deadline.  Taking an idle P (ap_pidleget_locked), a blocking region and an earlier timer wake
+ * it while sm_deep is set. */
 static bool all_idle(void)
 {
         uint32_t np = atomic_load(&ap_sched.nprocs);
 
-        return atomic_load(&ap_sched.npidle) == np && ap_timer_next() == UINT64_MAX &&
+        return atomic_load(&ap_sched.npidle) == np &&
                atomic_load(&ap_sched.req_gen) == atomic_load(&ap_sched.done_gen) &&
                !ap_gq_nonempty();
 }
@@ -119,17 +125,25 @@ static void *sysmon_main(void *arg)
                 uint64_t now = ap_now_ns(), next = ap_timer_next();
                 bool acted;
 
-                if (idle > 50 && all_idle()) {
+                if ((idle > 50 || next != UINT64_MAX) && all_idle()) {
                         atomic_store(&ap_sched.sm_deep, 1);
-                        if (all_idle() && !atomic_load(&ap_sched.shutdown)) {
+                        next = ap_timer_next();
+                        now = ap_now_ns();
+                        if (all_idle() && !atomic_load(&ap_sched.shutdown) && next > now) {
                                 /* idle for TRIM_AFTER_NS: give cached stacks' pages back */
                                 bool trim = ap_stack_trimmable(TRIM_KEEP);
-                                struct timespec ts = ap_ns_to_ts(TRIM_AFTER_NS);
-                                uint64_t t0 = ap_now_ns();
+                                uint64_t wait = trim ? TRIM_AFTER_NS : UINT64_MAX;
+                                struct timespec ts;
+                                uint64_t t0 = now;
 
-                                ap_futex_wait(&ap_sched.sm_wake, seq, trim ? &ts : NULL);
+                                if (next != UINT64_MAX)
+                                        wait = AP_MIN(wait, next - now);
+                                ts = ap_ns_to_ts(wait);
+                                ap_futex_wait(&ap_sched.sm_wake, seq,
+                                              wait != UINT64_MAX ? &ts : NULL);
                                 while (trim && seq == atomic_load(&ap_sched.sm_wake) &&
                                        ap_now_ns() - t0 >= TRIM_AFTER_NS &&
+                                       ap_timer_next() > ap_now_ns() &&
                                        all_idle() && !atomic_load(&ap_sched.shutdown) &&
                                        ap_stack_trim(TRIM_KEEP, 256) > 0)
                                         ;
