@@ -507,6 +507,53 @@ START_TEST(test_sleep_order)
 }
 END_TEST
 
+/* The monitor sleeps until the next deadline when no P is held and only timers are pending.  Work
+ * arriving meanwhile must bring it back: a task that enters a blocking region gets its P retaken,
+ * so the task queued behind it runs long before the region ends (and before the far deadline). */
+static _Atomic int quiet_region_done, quiet_ran_in_region;
+
+static void quiet_long_sleeper(void *arg)
+{
+        (void)arg;
+        autoprocs_sleep_ns(3000000000ull);
+}
+
+static void quiet_blocker(void *arg)
+{
+        struct timespec ts = { 0, 400000000 };
+
+        (void)arg;
+        autoprocs_block_begin();
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        atomic_store(&quiet_region_done, 1);
+        autoprocs_block_end();
+}
+
+static void quiet_marker(void *arg)
+{
+        (void)arg;
+        atomic_store(&quiet_ran_in_region, !atomic_load(&quiet_region_done));
+}
+
+START_TEST(test_sleep_quiet_monitor)
+{
+        autoprocs_task *ls, *b, *mk;
+        struct timespec ts = { 0, 100000000 };
+
+        start(1);
+        autoprocs_spawn(quiet_long_sleeper, NULL, &ls);
+        nanosleep(&ts, NULL); /* every P idle, one timer 3 s away: the monitor sleeps */
+        autoprocs_spawn(quiet_blocker, NULL, &b);
+        autoprocs_spawn(quiet_marker, NULL, &mk);
+        autoprocs_task_join(mk);
+        ck_assert_int_eq(atomic_load(&quiet_ran_in_region), 1);
+        autoprocs_task_join(b);
+        autoprocs_task_join(ls);
+        stop_checked();
+}
+END_TEST
+
 /* ---- channels -------------------------------------------------------------------------------- */
 
 typedef struct ChanArg {
@@ -996,6 +1043,7 @@ int main(void)
         tcase_add_test(tc, test_spawn_join);
         tcase_add_test(tc, test_yield_fairness);
         tcase_add_test(tc, test_sleep_order);
+        tcase_add_test(tc, test_sleep_quiet_monitor);
         tcase_add_test(tc, test_chan_unbuffered);
         tcase_add_test(tc, test_chan_unbuffered_p2);
         tcase_add_test(tc, test_chan_buffered);

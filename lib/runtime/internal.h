@@ -318,6 +318,20 @@ void ap_waiter_wait(ApWaiter *w, ApSpin *lock);
 void ap_timer_add(uint64_t deadline, ApG *g);
 uint64_t ap_timer_next(void);
 unsigned ap_timers_run(uint64_t now);
+unsigned ap_timers_run_ex(uint64_t now, bool local);
+extern _Atomic uint64_t ap_timer_next_ns;
+
+/* At a scheduling point of a P's owner, with no lock held: fire due timers into this P's queue.
+ * One relaxed load when no timer is pending; a clock read per call otherwise. */
+static inline void ap_timers_poll(void)
+{
+        uint64_t next = atomic_load_explicit(&ap_timer_next_ns, AP_RELAXED);
+
+        if (AP_LIKELY(next == UINT64_MAX))
+                return;
+        if (next <= ap_now_ns())
+                (void)ap_timers_run_ex(ap_now_ns(), true);
+}
 void ap_timers_fini(void);
 
 /* resize.c */

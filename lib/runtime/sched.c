@@ -204,6 +204,9 @@ void ap_pidleput_locked(ApP *p)
         p->idle_next = ap_sched.pidle;
         ap_sched.pidle = p;
         atomic_fetch_add(&ap_sched.npidle, 1);
+        /* the monitor left due timers to busy Ps (sysmon.c): this one no longer fires them */
+        if (atomic_load(&ap_sched.sm_deep) == 2)
+                ap_sysmon_wake();
 }
 
 void ap_acquirep(ApM *m, ApP *p)
@@ -432,8 +435,7 @@ top:
                 retire_p(m);
                 goto top;
         }
-        if (ap_timer_next() != UINT64_MAX)
-                (void)ap_timers_run(ap_now_ns());
+        ap_timers_poll();
         if (atomic_load_explicit(&p->schedtick, AP_RELAXED) % 61 == 0 && (g = ap_gq_get(p, 1)))
                 return g;
         if ((g = ap_runq_get(p)))

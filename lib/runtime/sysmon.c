@@ -24,6 +24,22 @@
 #define RETAKE_NS 20000u
 #define TRIM_KEEP 256u
 #define TRIM_AFTER_NS 1000000000ull
+#define TIMER_GRACE_NS 1000000u
+
+/* Every P runs a task: their owners fire due timers at their next scheduling point, into their
+ * own queues (ap_timers_poll), which is faster than the global queue the monitor would use. */
+static bool all_running(void)
+{
+        uint32_t np = atomic_load(&ap_sched.nprocs);
+
+        for (uint32_t i = 0; i < np; i++) {
+                ApP *p = atomic_load_explicit(&ap_sched.allp[i], AP_ACQUIRE);
+
+                if (!p || atomic_load(&p->status) != AP_P_RUNNING)
+                        return false;
+        }
+        return true;
+}
 
 void ap_sysmon_wake(void)
 {
@@ -123,7 +139,7 @@ static void *sysmon_main(void *arg)
         while (!atomic_load(&ap_sched.shutdown)) {
                 uint32_t seq = atomic_load(&ap_sched.sm_wake);
                 uint64_t now = ap_now_ns(), next = ap_timer_next();
-                bool acted;
+                bool acted, grace = false;
 
                 if ((idle > 50 || next != UINT64_MAX) && all_idle()) {
                         atomic_store(&ap_sched.sm_deep, 1);
@@ -153,17 +169,36 @@ static void *sysmon_main(void *arg)
                         uint64_t wait = delay;
                         struct timespec ts;
 
+                        /* Every P busy: leave due timers to the Ps for TIMER_GRACE_NS (it
+                         * matters for a hog).  sm_deep = 2 makes a P that goes idle or enters a
+                         * blocking region wake the monitor (Dekker's pattern with npidle). */
+                        if (next != UINT64_MAX && all_running()) {
+                                atomic_store(&ap_sched.sm_deep, 2);
+                                grace = all_running();
+                                if (!grace)
+                                        atomic_store(&ap_sched.sm_deep, 0);
+                                else
+                                        next = next < UINT64_MAX - TIMER_GRACE_NS
+                                                       ? next + TIMER_GRACE_NS
+                                                       : UINT64_MAX - 1;
+                        }
                         if (next != UINT64_MAX)
                                 wait = next > now ? AP_MIN(wait, next - now) : 0;
                         if (wait > 0) {
                                 ts = ap_ns_to_ts(wait);
                                 ap_futex_wait(&ap_sched.sm_wake, seq, &ts);
                         }
+                        if (grace)
+                                atomic_store(&ap_sched.sm_deep, 0);
                 }
                 if (atomic_load(&ap_sched.shutdown))
                         break;
                 now = ap_now_ns();
-                acted = ap_timers_run(now) > 0;
+                /* still all busy: fire only what the Ps left overdue past the grace */
+                if (grace && all_running() && now > TIMER_GRACE_NS)
+                        acted = ap_timers_run(now - TIMER_GRACE_NS) > 0;
+                else
+                        acted = ap_timers_run(now) > 0;
                 acted |= ap_resize_step(now);
                 acted |= retake(now);
                 if (acted || seq != atomic_load(&ap_sched.sm_wake)) {

@@ -2,8 +2,10 @@
 /*
  * Timers: one global binary min-heap of sleeping tasks under a spin lock, with the earliest
  * deadline published in an atomic so that "nothing due" costs one load.  No thread is held
- * while a task sleeps: the task parks in the heap; Ms in their scheduling loop and the monitor
- * (which sleeps until the next deadline at the latest) fire due timers.
+ * while a task sleeps: the task parks in the heap; Ms at their scheduling points (the scheduler
+ * loop, yield, task exit: ap_timers_poll) and the monitor (which sleeps until the next deadline
+ * at the latest) fire due timers.  A worker puts what it wakes in its own queue, the monitor on
+ * the global queue.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -19,12 +21,13 @@ static struct {
         ApSpin lock;
         Timer *heap;
         size_t n, cap;
-        _Atomic uint64_t next;
-} tm = { .next = UINT64_MAX };
+} tm;
+
+_Atomic uint64_t ap_timer_next_ns = UINT64_MAX;
 
 uint64_t ap_timer_next(void)
 {
-        return atomic_load_explicit(&tm.next, AP_ACQUIRE);
+        return atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE);
 }
 
 static void sift_up(size_t i)
@@ -84,19 +87,20 @@ void ap_timer_add(uint64_t deadline, ApG *g)
         tm.heap[tm.n] = (Timer){ .when = deadline, .g = g };
         sift_up(tm.n++);
         earliest = tm.heap[0].g == g;
-        atomic_store_explicit(&tm.next, tm.heap[0].when, AP_RELEASE);
+        atomic_store_explicit(&ap_timer_next_ns, tm.heap[0].when, AP_RELEASE);
         if (earliest)
                 ap_sysmon_wake();
         ap_park(&tm.lock);
 }
 
-/* Ready every task whose deadline is <= @now; returns how many. */
-unsigned ap_timers_run(uint64_t now)
+/* Ready every task whose deadline is <= @now; returns how many.  @local: called by a P's owner
+ * at a scheduling point (no lock held): the last task woken goes to the P's runnext. */
+unsigned ap_timers_run_ex(uint64_t now, bool local)
 {
         ApG *list = NULL, **tail = &list;
         unsigned n = 0;
 
-        if (atomic_load_explicit(&tm.next, AP_ACQUIRE) > now)
+        if (atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE) > now)
                 return 0;
         ap_spin_lock(&tm.lock);
         while (tm.n > 0 && tm.heap[0].when <= now) {
@@ -110,16 +114,22 @@ unsigned ap_timers_run(uint64_t now)
                 tail = &g->next;
                 n++;
         }
-        atomic_store_explicit(&tm.next, tm.n ? tm.heap[0].when : UINT64_MAX, AP_RELEASE);
+        atomic_store_explicit(&ap_timer_next_ns, tm.n ? tm.heap[0].when : UINT64_MAX, AP_RELEASE);
         ap_spin_unlock(&tm.lock);
         while (list) {
                 ApG *g = list;
 
                 list = g->next;
                 g->next = NULL;
-                ap_ready_ex(g, false); /* in deadline order, behind the queued work */
+                /* in deadline order, behind the queued work; a worker runs the last next */
+                ap_ready_ex(g, local && !list);
         }
         return n;
+}
+
+unsigned ap_timers_run(uint64_t now)
+{
+        return ap_timers_run_ex(now, false);
 }
 
 void ap_timers_fini(void)
@@ -127,7 +137,7 @@ void ap_timers_fini(void)
         free(tm.heap);
         tm.heap = NULL;
         tm.n = tm.cap = 0;
-        atomic_store(&tm.next, UINT64_MAX);
+        atomic_store(&ap_timer_next_ns, UINT64_MAX);
 }
 
 AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns)
