@@ -342,7 +342,7 @@ START_TEST(test_interval_zero_no_watching)
 }
 END_TEST
 
-static int reentry_init_ret = -100;
+static _Atomic int reentry_init_ret = -100; /* written by the watcher thread */
 
 static void on_changed_reentry(unsigned old_procs, unsigned new_procs, void *ud)
 {
