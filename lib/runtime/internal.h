@@ -174,6 +174,7 @@ struct ApP {
         _Atomic(ApM *) m;
         ApP *idle_next;                 /* idle list, under sched.lock */
         uint32_t runnext_streak;
+        uint32_t timer_polls;           /* owner-only: ap_timers_poll() calls */
         uint64_t idseq;
         uint64_t rand;
 
@@ -268,6 +269,7 @@ typedef struct ApSched {
         pthread_t sysmon;
         _Atomic uint32_t sm_wake;
         _Atomic uint32_t sm_deep;
+        _Atomic uint32_t timers_due;    /* set by the monitor: a timer is due, Ps read the clock */
 
         /* counters */
         _Atomic uint64_t ext_spawned;
@@ -321,16 +323,24 @@ unsigned ap_timers_run(uint64_t now);
 unsigned ap_timers_run_ex(uint64_t now, bool local);
 extern _Atomic uint64_t ap_timer_next_ns;
 
-/* At a scheduling point of a P's owner, with no lock held: fire due timers into this P's queue.
- * One relaxed load when no timer is pending; a clock read per call otherwise. */
-static inline void ap_timers_poll(void)
+/* At a scheduling point of the owner of @p (NULL: none), with no lock held: fire due timers
+ * into this P's queue.  One relaxed load when no timer is pending; otherwise a clock read
+ * (about 20 ns on a VM) every 4th call, or at every call once the monitor flagged a timer due
+ * (sysmon.c: it wakes at the deadline while every P is busy).  @force: read the clock anyway. */
+static inline void ap_timers_poll(ApP *p, bool force)
 {
-        uint64_t next = atomic_load_explicit(&ap_timer_next_ns, AP_RELAXED);
+        uint64_t next = atomic_load_explicit(&ap_timer_next_ns, AP_RELAXED), now;
 
         if (AP_LIKELY(next == UINT64_MAX))
                 return;
-        if (next <= ap_now_ns())
-                (void)ap_timers_run_ex(ap_now_ns(), true);
+        if (!force && p && (++p->timer_polls & 3) != 0 &&
+            !atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
+                return;
+        now = ap_now_ns();
+        if (next <= now)
+                (void)ap_timers_run_ex(now, true);
+        else if (atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
+                atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED); /* stale */
 }
 void ap_timers_fini(void);
 

@@ -435,7 +435,7 @@ top:
                 retire_p(m);
                 goto top;
         }
-        ap_timers_poll();
+        ap_timers_poll(p, true);
         if (atomic_load_explicit(&p->schedtick, AP_RELAXED) % 61 == 0 && (g = ap_gq_get(p, 1)))
                 return g;
         if ((g = ap_runq_get(p)))

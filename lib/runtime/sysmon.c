@@ -170,14 +170,16 @@ static void *sysmon_main(void *arg)
                         struct timespec ts;
 
                         /* Every P busy: leave due timers to the Ps for TIMER_GRACE_NS (it
-                         * matters for a hog).  sm_deep = 2 makes a P that goes idle or enters a
+                         * matters for a hog); wake at the deadline to flag them due.  sm_deep = 2 makes a P that goes idle or enters a
                          * blocking region wake the monitor (Dekker's pattern with npidle). */
                         if (next != UINT64_MAX && all_running()) {
                                 atomic_store(&ap_sched.sm_deep, 2);
                                 grace = all_running();
                                 if (!grace)
                                         atomic_store(&ap_sched.sm_deep, 0);
-                                else
+                                else if (next <= now)
+                                        /* due: tell the Ps to read the clock at every
+                                         * scheduling point (ap_timers_poll) */
                                         next = next < UINT64_MAX - TIMER_GRACE_NS
                                                        ? next + TIMER_GRACE_NS
                                                        : UINT64_MAX - 1;
@@ -194,6 +196,9 @@ static void *sysmon_main(void *arg)
                 if (atomic_load(&ap_sched.shutdown))
                         break;
                 now = ap_now_ns();
+                if (grace && ap_timer_next() <= now &&
+                    !atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
+                        atomic_store_explicit(&ap_sched.timers_due, 1, AP_RELAXED);
                 /* still all busy: fire only what the Ps left overdue past the grace */
                 if (grace && all_running() && now > TIMER_GRACE_NS)
                         acted = ap_timers_run(now - TIMER_GRACE_NS) > 0;

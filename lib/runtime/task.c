@@ -58,7 +58,7 @@ static void task_entry(void *arg)
                         ap_spin_unlock(&g->lock);
                 }
                 if (!next) {
-                        ap_timers_poll();
+                        ap_timers_poll(p, false);
                         next = pick_next_fast(p);
                 }
                 g_leave(m, g, hook, NULL, next);
@@ -366,7 +366,7 @@ AUTOPROCS_API void autoprocs_yield(void)
                 g_leave(m, g, AP_HOOK_YIELD, NULL, NULL);
                 return;
         }
-        ap_timers_poll();
+        ap_timers_poll(p, false);
         next = pick_next_fast(p);
         if (!next && ap_gq_nonempty())
                 next = ap_gq_get(p, AP_RT_RING / 2);

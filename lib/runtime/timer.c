@@ -100,8 +100,12 @@ unsigned ap_timers_run_ex(uint64_t now, bool local)
         ApG *list = NULL, **tail = &list;
         unsigned n = 0;
 
-        if (atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE) > now)
+        if (atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE) > now) {
+                /* a worker saw nothing due: drop a stale flag (sysmon.c) */
+                if (local && atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
+                        atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED);
                 return 0;
+        }
         ap_spin_lock(&tm.lock);
         while (tm.n > 0 && tm.heap[0].when <= now) {
                 ApG *g = tm.heap[0].g;
@@ -116,6 +120,8 @@ unsigned ap_timers_run_ex(uint64_t now, bool local)
         }
         atomic_store_explicit(&ap_timer_next_ns, tm.n ? tm.heap[0].when : UINT64_MAX, AP_RELEASE);
         ap_spin_unlock(&tm.lock);
+        if (atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
+                atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED);
         while (list) {
                 ApG *g = list;
 
