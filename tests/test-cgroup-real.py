@@ -22,6 +22,7 @@ Scenarios (A = this process's affinity count, inherited by the child):
   --pid            a sidecar's view: detect --pid of a process in cpuset 0 + 2.5, and of a process
                    in its own mount namespace where only its cgroup is mounted (root == path)
 """
+import aptest
 import json
 import os
 import shutil
@@ -231,18 +232,7 @@ def main(argv):
                 if left:
                     results.append(("cleanup", ["left behind in %s: %s" % (d, left)]))
 
-    passed = failed = 0
-    for name, errs in results:
-        if errs:
-            failed += 1
-            print("FAIL %s" % name)
-            for e in errs:
-                print("     %s" % e)
-        else:
-            passed += 1
-            print("ok   %s" % name)
-    print("cgroup-real: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return aptest.report("cgroup-real", results)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ checks below (commented at each case):
     from the cpu hierarchy alone;
   - v2/only-max: automaxprocs assumes period 100000 (5 CPUs); either that or "no limit" is fine.
 """
+import aptest
 import json
 import os
 import shutil
@@ -295,18 +296,7 @@ def main(argv):
                  build, lambda obj: [] if isinstance(obj, dict) else ["not an object"])
 
     shutil.rmtree(tmp, ignore_errors=True)
-    passed = failed = 0
-    for name, errs in results:
-        if errs:
-            failed += 1
-            print("FAIL %s" % name)
-            for e in errs:
-                print("     %s" % e)
-        else:
-            passed += 1
-            print("ok   %s" % name)
-    print("conformance: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return aptest.report("conformance", results)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ stderr) and the human report.  Standard library only.  Prints one line per check
 "fixtures: N passed, N failed"; exits 1 on any failure.  Last, 150 seeded random mutations of
 the fixtures' files: detect must never crash, and must still print one well-formed JSON object.
 """
+import aptest
 import json
 import math
 import os
@@ -359,8 +360,7 @@ def check_robustness(exe, fixtures, count=150, seed=20261128):
 
 
 def main(argv):
-    verbose = "-v" in argv
-    argv = [a for a in argv if a != "-v"]
+    argv = [a for a in argv if a != "-v"]  # accepted for compatibility: every result is printed
     only = []
     while "--only" in argv:
         i = argv.index("--only")
@@ -376,7 +376,7 @@ def main(argv):
     if not os.access(exe, os.X_OK):
         print("fixtures: %s is not an executable" % exe, file=sys.stderr)
         return 1
-    passed = failed = 0
+    failed = 0
     names = sorted(d for d in os.listdir(fixtures)
                    if os.path.isfile(os.path.join(fixtures, d, "expected.json")))
     if len(names) < 30 and not only:
@@ -394,18 +394,7 @@ def main(argv):
         results.append(("human report (v2-nested-parent-lower)", check_human(exe, fixtures)))
         results.append(("robustness: 150 seeded mutations of fixture files",
                         check_robustness(exe, fixtures)))
-    for name, errs in results:
-        if errs:
-            failed += 1
-            print("FAIL %s" % name)
-            for e in errs:
-                print("     %s" % e)
-        else:
-            passed += 1
-            if verbose or True:
-                print("ok   %s" % name)
-    print("fixtures: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return aptest.report("fixtures", results, failed)
 
 
 if __name__ == "__main__":
