@@ -9,28 +9,23 @@
 #include "detect.h"
 #include "util/json.h"
 
+/* ,"KIND_NAME":value (a fixed-point decimal of @value / @scale), or null without a line. */
+static void psi_field(ApBuf *b, const char *kind, const char *name, const ApPsiLine *l,
+                      uint64_t value, uint64_t scale, unsigned digits)
+{
+        ap_buf_printf(b, ",\"%s_%s\":", kind, name);
+        if (l)
+                ap_buf_decimal(b, value, scale, digits);
+        else
+                ap_buf_puts(b, "null");
+}
+
 static void psi_fields(ApBuf *b, const char *kind, const ApPsiLine *l)
 {
-        ap_buf_printf(b, ",\"%s_avg10\":", kind);
-        if (l)
-                ap_buf_decimal(b, l->avg10, 100, 2);
-        else
-                ap_buf_puts(b, "null");
-        ap_buf_printf(b, ",\"%s_avg60\":", kind);
-        if (l)
-                ap_buf_decimal(b, l->avg60, 100, 2);
-        else
-                ap_buf_puts(b, "null");
-        ap_buf_printf(b, ",\"%s_avg300\":", kind);
-        if (l)
-                ap_buf_decimal(b, l->avg300, 100, 2);
-        else
-                ap_buf_puts(b, "null");
-        ap_buf_printf(b, ",\"%s_total_seconds\":", kind);
-        if (l)
-                ap_buf_decimal(b, l->total_usec, 1000000, 6);
-        else
-                ap_buf_puts(b, "null");
+        psi_field(b, kind, "avg10", l, l ? l->avg10 : 0, 100, 2);
+        psi_field(b, kind, "avg60", l, l ? l->avg60 : 0, 100, 2);
+        psi_field(b, kind, "avg300", l, l ? l->avg300 : 0, 100, 2);
+        psi_field(b, kind, "total_seconds", l, l ? l->total_usec : 0, 1000000, 6);
 }
 
 AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *f, char **ret_json)
