@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * autoprocs_detect(): run the probes over one root and apply the policy (limits.c).  Starts no
+ * autoprocs_detect(): run the probes over one root and apply the policy (policy.c).  Starts no
  * thread; every call opens, reads and closes, except that this process's own mountinfo on the live
  * system comes from a cache the kernel validates (mountinfo-cache.h).  A fact that cannot be read is left
  * unknown with a warning; only the absence of any CPU count at all is an error.
@@ -9,16 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "detect.h"
-#include "limits.h"
-#include "mountinfo-cache.h"
+#include "lib/facts.h"
+#include "lib/init-config.h"
+#include "lib/mountinfo-cache.h"
+#include "lib/policy.h"
+#include "lib/util/cleanup.h"
 #include "probes/cgroup-limit.h"
 #include "probes/cgroup-path.h"
+#include "probes/cgroup-resolve.h"
 #include "probes/cpuset.h"
 #include "probes/cpustat.h"
 #include "probes/psi.h"
-#include "util/cleanup.h"
 
 AUTOPROCS_API autoprocs_facts *autoprocs_facts_free(autoprocs_facts *f)
 {
@@ -35,21 +36,6 @@ AUTOPROCS_API autoprocs_facts *autoprocs_facts_free(autoprocs_facts *f)
 }
 
 AP_DEFINE_CLEANUP(autoprocs_facts *, autoprocs_facts_free)
-
-int ap_facts_add_warning(autoprocs_facts *f, const char *w)
-{
-        char **v = realloc(f->warnings, (f->n_warnings + 1) * sizeof(*v));
-        char *d;
-
-        if (!v)
-                return -ENOMEM;
-        f->warnings = v;
-        d = strdup(w);
-        if (!d)
-                return -ENOMEM;
-        f->warnings[f->n_warnings++] = d;
-        return 0;
-}
 
 static int dup_opt(const char *s, char **ret)
 {
@@ -162,7 +148,7 @@ static int detect_run(const autoprocs_config *c, autoprocs_facts *f, ApWarnings 
                 goto out;
         }
         f->affinity_cpus = aff.cpus;
-        f->procs = ap_limits_procs(&(ApLimitsInput){
+        f->procs = ap_policy_procs(&(ApPolicyInput){
                 .has_limit = f->has_limit,
                 .quota_us = f->quota_us,
                 .period_us = f->period_us,

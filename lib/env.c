@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h"
-#include "util/macro.h"
-#include "util/parse.h"
+#include "lib/env.h"
+#include "lib/util/macro.h"
+#include "lib/util/parse.h"
 
 static const char *lookup_getenv(const char *name, void *userdata)
 {

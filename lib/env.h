@@ -5,7 +5,7 @@
  */
 #pragma once
 
-#include "config.h"
+#include "lib/init-config.h"
 
 /* Looks a variable up; returns NULL when unset.  The result is borrowed for the call. */
 typedef const char *(*ApEnvLookupFn)(const char *name, void *userdata);

@@ -6,8 +6,8 @@
  */
 #include <errno.h>
 
-#include "detect.h"
-#include "util/json.h"
+#include "lib/facts.h"
+#include "lib/util/json.h"
 
 /* ,"KIND_NAME":value (a fixed-point decimal of @value / @scale), or null without a line. */
 static void psi_field(ApBuf *b, const char *kind, const char *name, const ApPsiLine *l,

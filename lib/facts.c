@@ -3,8 +3,10 @@
  * The accessors of autoprocs_facts (autoprocs.h, section 2).  NULL facts read as "unknown".
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "detect.h"
+#include "lib/facts.h"
 
 AUTOPROCS_API int autoprocs_facts_cgroup_version(const autoprocs_facts *f)
 {
@@ -105,4 +107,19 @@ AUTOPROCS_API size_t autoprocs_facts_warning_count(const autoprocs_facts *f)
 AUTOPROCS_API const char *autoprocs_facts_warning(const autoprocs_facts *f, size_t i)
 {
         return f && i < f->n_warnings ? f->warnings[i] : NULL;
+}
+
+int ap_facts_add_warning(autoprocs_facts *f, const char *w)
+{
+        char **v = realloc(f->warnings, (f->n_warnings + 1) * sizeof(*v));
+        char *d;
+
+        if (!v)
+                return -ENOMEM;
+        f->warnings = v;
+        d = strdup(w);
+        if (!d)
+                return -ENOMEM;
+        f->warnings[f->n_warnings++] = d;
+        return 0;
 }

@@ -26,12 +26,13 @@
 #include <time.h>
 
 #include "autoprocs.h"
-#include "config.h"
-#include "env.h"
-#include "init.h"
-#include "runtime/runtime.h"
-#include "util/macro.h"
-#include "watch.h"
+#include "lib/env.h"
+#include "lib/init-config.h"
+#include "lib/init.h"
+#include "lib/runtime/runtime.h"
+#include "lib/util/macro.h"
+#include "lib/watch-damper.h"
+#include "lib/watch.h"
 
 /* The re-read that confirms a changed limit: long enough for a writer to finish a v1 quota and
  * period pair, short against any interval (the reaction target is one interval + 1 ms). */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "mountinfo-cache.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
+#include "lib/mountinfo-cache.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cache_fd = -1;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The watcher's decision: when a new recommendation becomes a resize (the rule is in watch.h).
+ * The watcher's decision: when a new recommendation becomes a resize (the rule is in watch-damper.h).
  * Pure arithmetic on ticks; the watcher thread feeds it one recommendation per tick.
  */
-#include "watch.h"
+#include "lib/watch-damper.h"
 
 void ap_watch_damper_init(ApWatchDamper *d, unsigned current)
 {

@@ -30,15 +30,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "lib/policy.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/macro.h"
+#include "lib/watch.h"
 #include "probes/cgroup-limit.h"
 #include "probes/cgroup-path.h"
+#include "probes/cgroup-resolve.h"
 #include "probes/cpuset.h"
 #include "probes/probe.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
-#include "util/macro.h"
-#include "watch.h"
 
 /* The oldest an affinity reading may get between ticks. */
 #define AP_WATCH_AFFINITY_MS 100u
@@ -176,7 +177,7 @@ static bool read_once(ApWatch *w, ApWatchResult *res)
         res->affinity = aff.cpus;
         /* With failed levels this is what the readable ones say (as detection would); the tick
          * does not act on it, ap_watch_new() starts from it. */
-        res->procs = ap_limits_procs(&(ApLimitsInput){
+        res->procs = ap_policy_procs(&(ApPolicyInput){
                 .has_limit = lim.limited,
                 .quota_us = lim.quota_us,
                 .period_us = lim.period_us,

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgroup-limit.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
-#include "util/path.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/path.h"
+#include "probes/cgroup-limit.h"
 
 #define AP_LIMIT_FILE_MAX 256
 

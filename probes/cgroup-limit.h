@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CPU bandwidth limit: parsers of v2 cpu.max and v1 cpu.cfs_quota_us/cpu.cfs_period_us
- * (cgroup2.c, cgroup1.c), and the limit chain (cgroup-limit.c): every level from the process
- * cgroup up to and including the mount root, its files kept open so that a re-read is a few preads.
+ * The CPU bandwidth limit chain (cgroup-limit.c): every level from the process cgroup up to and
+ * including the mount root, its files kept open so that a re-read is a few preads.  Each level is
+ * parsed by cgroup2.h (cpu.max) or cgroup1.h (cpu.cfs_quota_us and cpu.cfs_period_us).
  *
  * Kernel: Documentation/admin-guide/cgroup-v2.rst "cpu.max" ("$MAX $PERIOD", "max" = no limit),
  * Documentation/scheduler/sched-bwc.rst (v1: quota -1 = no limit, any negative write removes the
@@ -15,33 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgroup-path.h"
-#include "probe.h"
-
-/* One level's setting. */
-typedef struct ApCpuMax {
-        bool limited;          /* false: "max" / negative quota = no limit at this level */
-        uint64_t quota_us;     /* > 0 when limited */
-        uint64_t period_us;    /* > 0 when limited */
-} ApCpuMax;
-
-/*
- * v2 cpu.max: "max 100000", "50000 100000", "max", "50000" (one field: period 100000, as
- * automaxprocs); one trailing newline allowed.  quota 0, period 0, signs, extra fields, garbage,
- * NUL bytes => -EINVAL; overflow => -ERANGE.  Writes *ret only on success.
- */
-int ap_cpu_max_parse(const char *buf, size_t len, ApCpuMax *ret);
-
-/*
- * v1 cpu.cfs_quota_us (signed; negative = no limit; 0 invalid) and cpu.cfs_period_us (> 0).
- * ap_cfs_combine() makes a level from both parsed values.
- */
-int ap_cfs_quota_parse(const char *buf, size_t len, int64_t *ret);
-int ap_cfs_period_parse(const char *buf, size_t len, uint64_t *ret);
-void ap_cfs_combine(int64_t quota, uint64_t period, ApCpuMax *ret);
-
-/* True when a (limited) is strictly lower than b (unlimited b = +inf).  Exact. */
-bool ap_cpu_max_lower(const ApCpuMax *a, const ApCpuMax *b);
+#include "probes/cgroup-resolve.h"
+#include "probes/cgroup1.h"
+#include "probes/cgroup2.h"
+#include "probes/probe.h"
 
 /* ---- the chain ----------------------------------------------------------------------------- */
 

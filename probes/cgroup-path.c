@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgroup-path.h"
-#include "util/cleanup.h"
-#include "util/parse.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/parse.h"
+#include "probes/cgroup-path.h"
 
 bool ap_token_in_list(const char *list, const char *token)
 {

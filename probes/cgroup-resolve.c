@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cgroup-path.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
-#include "util/parse.h"
-#include "util/path.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/parse.h"
+#include "lib/util/path.h"
+#include "probes/cgroup-resolve.h"
 
 #define AP_PROC_CGROUP_MAX (1024u * 1024u)
 

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cgroup-limit.h"
-#include "util/parse.h"
+#include "lib/util/parse.h"
+#include "probes/cgroup1.h"
 
 /* Copy one value line into @tmp: one trailing newline allowed, no NULs. */
 static int one_value(const char *buf, size_t len, char *tmp, size_t size)

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cgroup-limit.h"
-#include "util/parse.h"
+#include "lib/util/parse.h"
+#include "probes/cgroup2.h"
 
 #define AP_DEFAULT_PERIOD_US 100000u
 

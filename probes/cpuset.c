@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpuset.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
-#include "util/parse.h"
-#include "util/path.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/parse.h"
+#include "lib/util/path.h"
+#include "probes/cpuset.h"
 
 void ap_cpu_set_done(ApCpuSet *s)
 {

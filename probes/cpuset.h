@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgroup-path.h"
-#include "probe.h"
+#include "probes/cgroup-path.h"
+#include "probes/cgroup-resolve.h"
+#include "probes/probe.h"
 
 /* CPU numbers above this are rejected as hostile (the kernel's NR_CPUS limit is 8192 today). */
 #define AP_CPU_ID_MAX 65535u

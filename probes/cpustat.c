@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpustat.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
-#include "util/parse.h"
-#include "util/path.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/parse.h"
+#include "lib/util/path.h"
+#include "probes/cpustat.h"
 
 enum { K_PERIODS, K_THROTTLED, K_TIME_NS, K_TIME_US, K_USAGE_US, K_MAX };
 

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgroup-path.h"
-#include "probe.h"
+#include "probes/cgroup-path.h"
+#include "probes/probe.h"
 
 typedef struct ApCpuStat {
         bool has_throttling;      /* nr_periods, nr_throttled and a throttled time were all present */

@@ -7,9 +7,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 
-#include "probe.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/macro.h"
+#include "probes/probe-root.h"
 
 int ap_probe_root_open(const char *dir, int pid, bool live, ApProbeRoot *ret)
 {

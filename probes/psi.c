@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "psi.h"
-#include "util/cleanup.h"
-#include "util/fileio.h"
-#include "util/parse.h"
-#include "util/path.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/parse.h"
+#include "lib/util/path.h"
+#include "probes/psi.h"
 
 /* "12.34" (0, 1 or 2 decimals) as hundredths, at most 100.00. */
 static int pct_parse(const char *s, size_t len, uint32_t *ret)

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "probe.h"
+#include "probes/probe.h"
 
 typedef struct ApPsiLine {
         uint32_t avg10, avg60, avg300;   /* hundredths of a percent (the kernel prints 2 decimals) */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe.h"
+#include "probes/warnings.h"
 
 /* A warning longer than this is cut (a hostile file name must not make it unbounded). */
 #define AP_WARNING_MAX 1024

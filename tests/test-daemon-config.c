@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/config.c and daemon/publish.c, pure parts: target specs, listen addresses, command line,
+ * daemon/autoprocsd/daemon-config.c and daemon/common/publish.c, pure parts: target specs, listen addresses, command line,
  * config file precedence, publish file names and content.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "ap-test.h"
-#include "daemon/config.h"
-#include "daemon/publish.h"
+#include "daemon/autoprocsd/daemon-config.h"
+#include "daemon/common/publish.h"
+#include "tests/ap-test.h"
 
 START_TEST(test_target_spec)
 {

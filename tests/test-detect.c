@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ap-test.h"
 #include "autoprocs.h"
-#include "util/json.h"
-#include "util/macro.h"
+#include "lib/util/json.h"
+#include "lib/util/macro.h"
+#include "tests/ap-test.h"
 
 static char *tree;
 

@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "ap-test.h"
+#include "tests/ap-test.h"
 
 typedef struct Run {
         int status;      /* as from waitpid */

@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "ap-test.h"
-#include "ap-test-cgroup.h"
+#include "tests/ap-test-cgroup.h"
+#include "tests/ap-test.h"
 
 static long runner_pid;
 

@@ -5,9 +5,9 @@
  */
 #include <errno.h>
 
-#include "ap-test.h"
-#include "env.h"
-#include "util/macro.h"
+#include "lib/env.h"
+#include "lib/util/macro.h"
+#include "tests/ap-test.h"
 
 typedef struct Env {
         const char *procs, *policy, *min, *reserve, *interval;

@@ -8,10 +8,10 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "ap-test.h"
 #include "autoprocs.h"
-#include "init.h"
-#include "util/macro.h"
+#include "lib/init.h"
+#include "lib/util/macro.h"
+#include "tests/ap-test.h"
 
 #define LEAF "sys/fs/cgroup/app.slice/app.service/cpu.max"
 

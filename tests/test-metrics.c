@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon/metrics.c as a pure function: golden exposition text in both formats, label escaping,
+ * daemon/autoprocsd/metrics.c as a pure function: golden exposition text in both formats, label escaping,
  * float formatting, Accept negotiation, monotonic counters over a source reset, /v1/limits JSON.
  */
 #include <math.h>
 #include <stdint.h>
 
-#include "ap-test.h"
-#include "daemon/metrics.h"
+#include "daemon/autoprocsd/metrics.h"
+#include "tests/ap-test.h"
 
 /* Two targets: a limited cgroup with throttling and PSI, and a lost pid never found. */
 static ApSample *sample_limited(void)

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "ap-test.h"
-#include "util/parse.h"
+#include "lib/util/parse.h"
+#include "tests/ap-test.h"
 
 START_TEST(test_u64)
 {

@@ -6,9 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ap-test.h"
+#include "lib/util/path.h"
 #include "probes/cgroup-path.h"
-#include "util/path.h"
+#include "probes/cgroup-resolve.h"
+#include "tests/ap-test.h"
 
 START_TEST(test_proc_cgroup_lines)
 {

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ap-test.h"
 #include "probes/cpuset.h"
+#include "tests/ap-test.h"
 
 START_TEST(test_cpu_list)
 {

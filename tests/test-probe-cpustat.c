@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ap-test.h"
 #include "probes/cpustat.h"
 #include "probes/psi.h"
+#include "tests/ap-test.h"
 
 START_TEST(test_cpu_stat)
 {

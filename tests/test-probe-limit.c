@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ap-test.h"
 #include "probes/cgroup-limit.h"
+#include "tests/ap-test.h"
 
 START_TEST(test_cpu_max_parse)
 {

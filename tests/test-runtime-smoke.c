@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "runtime/runtime.h"
+#include "lib/runtime/runtime.h"
 
 #define FAIL(...)                                       \
         do {                                            \

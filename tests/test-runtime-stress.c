@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ap-test.h"
-#include "runtime/fiber.h"
-#include "util/macro.h"
-#include "runtime/runtime.h"
+#include "lib/runtime/fiber.h"
+#include "lib/runtime/runtime.h"
+#include "lib/util/macro.h"
+#include "tests/ap-test.h"
 
 #if AP_TSAN
 #define N_TASKS 100000u

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "ap-test.h"
-#include "runtime/arch.h"
-#include "runtime/fiber.h"
-#include "runtime/internal.h"
-#include "runtime/runq.h"
+#include "lib/runtime/arch.h"
+#include "lib/runtime/fiber.h"
+#include "lib/runtime/internal.h"
+#include "lib/runtime/runq.h"
+#include "tests/ap-test.h"
 
 static void start(unsigned procs)
 {

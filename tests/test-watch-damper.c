@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The watcher's damping rule (lib/watch-damper.c), tick by tick, without threads or files. */
-#include "ap-test.h"
-#include "util/macro.h"
-#include "watch.h"
+#include "lib/util/macro.h"
+#include "lib/watch-damper.h"
+#include "tests/ap-test.h"
 
 /* Feed @n recommendations; expect the resize (0 = none) after each. */
 static void feed(ApWatchDamper *d, const unsigned *rec, const unsigned *want, size_t n)

@@ -7,9 +7,9 @@
  */
 #include <sys/stat.h>
 
-#include "ap-test.h"
-#include "util/macro.h"
-#include "watch.h"
+#include "lib/util/macro.h"
+#include "lib/watch.h"
+#include "tests/ap-test.h"
 
 #define LEAF "sys/fs/cgroup/app.slice/app.service/cpu.max"
 #define PARENT "sys/fs/cgroup/app.slice/cpu.max"

@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "autoprocs.h"
-#include "util/macro.h"
-#include "runtime/runtime.h"
+#include "lib/runtime/runtime.h"
+#include "lib/util/macro.h"
 
 #define AP_RT_MAXPROCS 1024u
 #define AP_RT_RING 256u

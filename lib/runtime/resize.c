@@ -12,8 +12,8 @@
  */
 #include <stdlib.h>
 
-#include "runtime/internal.h"
-#include "runtime/runq.h"
+#include "lib/runtime/internal.h"
+#include "lib/runtime/runq.h"
 
 /* Apply the requested size; returns true when something changed.  Under ap_sched.lock. */
 static bool resize_apply_locked(uint32_t target)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/internal.h"
-#include "runtime/runq.h"
+#include "lib/runtime/internal.h"
+#include "lib/runtime/runq.h"
 
 
 static pthread_mutex_t lifecycle = PTHREAD_MUTEX_INITIALIZER;

@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include "runtime/internal.h"
+#include "lib/runtime/internal.h"
 
 static inline bool ap_runq_empty(ApP *p)
 {

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "runtime/fiber.h"
-#include "runtime/internal.h"
+#include "lib/runtime/fiber.h"
+#include "lib/runtime/internal.h"
 
 #define PAGE 4096u
 #define P_CACHE_MAX 64u

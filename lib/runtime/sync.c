@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/internal.h"
+#include "lib/runtime/internal.h"
 
 typedef struct WaitList {
         ApWaiter *head, *tail;

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 
-#include "runtime/internal.h"
-#include "runtime/runq.h"
+#include "lib/runtime/internal.h"
+#include "lib/runtime/runq.h"
 
 #define SM_MIN_NS 50000u
 #define SM_MAX_NS 10000000u

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/arch.h"
-#include "runtime/fiber.h"
-#include "runtime/internal.h"
-#include "runtime/runq.h"
+#include "lib/runtime/arch.h"
+#include "lib/runtime/fiber.h"
+#include "lib/runtime/internal.h"
+#include "lib/runtime/runq.h"
 
 #define P_GFREE_MAX 128u
 

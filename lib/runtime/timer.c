@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "runtime/internal.h"
+#include "lib/runtime/internal.h"
 
 typedef struct Timer {
         uint64_t when;

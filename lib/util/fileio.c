@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fileio.h"
-#include "macro.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
+#include "lib/util/macro.h"
 
 int ap_open_at(int dir_fd, const char *path, int flags)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "lib/util/json.h"
 
 static bool reserve(ApBuf *b, size_t extra)
 {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "lib/util/macro.h"
 
 typedef struct ApBuf {
         char *s;

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "parse.h"
+#include "lib/util/parse.h"
 
 int ap_parse_u64_n(const char *s, size_t len, uint64_t *ret)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "path.h"
+#include "lib/util/path.h"
 
 /* Next component of *p ('/'-separated, empty ones skipped); false at the end. */
 bool ap_path_next_comp(const char **p, const char **ret_s, size_t *ret_len)

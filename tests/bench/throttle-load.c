@@ -25,8 +25,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "bench-common.h"
-#include "runtime/runtime.h"
+#include "lib/runtime/runtime.h"
+#include "tests/bench/rt/bench-common.h"
 
 #define PROG "throttle-load"
 #define WORK_ITERS 30000

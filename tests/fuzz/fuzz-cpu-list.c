@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: CPU list syntax and the status file's Cpus_allowed_list (probes/cpuset.c). */
-#include "fuzz.h"
 #include "probes/cpuset.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: v2 cpu.max and v1 cpu.cfs_quota_us / cpu.cfs_period_us parsers, and the exact
  * comparison (antisymmetric). */
-#include "fuzz.h"
 #include "probes/cgroup-limit.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: cpu.stat and cpuacct.usage parsers (probes/cpustat.c). */
-#include "fuzz.h"
 #include "probes/cpustat.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,8 +3,8 @@
  * valid UTF-8 JSON string without raw control bytes. */
 #include <string.h>
 
-#include "fuzz.h"
-#include "util/json.h"
+#include "lib/util/json.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,8 +2,8 @@
 /* Fuzz target: mountinfo parser and octal unescaping (probes/cgroup-path.c). */
 #include <string.h>
 
-#include "fuzz.h"
 #include "probes/cgroup-path.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,8 +2,8 @@
 /* Fuzz target: /proc/<pid>/cgroup parser (probes/cgroup-path.c). */
 #include <string.h>
 
-#include "fuzz.h"
 #include "probes/cgroup-path.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

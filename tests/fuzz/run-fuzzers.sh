@@ -31,7 +31,7 @@ for t in $targets; do
         # shellcheck disable=SC2086
         "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-                -I"$top" -I"$top/lib" -I"$top/lib/include" -I"$here" \
+                -I"$top" -I"$top/lib/include" \
                 "$src" $srcs -o "$out/fuzz-$t"
         mkdir -p "$here/corpus-$t"
         echo "== fuzz-$t: run ${secs}s"

@@ -21,10 +21,11 @@
 #include <time.h>
 
 #include "autoprocs.h"
+#include "lib/util/parse.h"
 #include "probes/cgroup-limit.h"
 #include "probes/cgroup-path.h"
+#include "probes/cgroup-resolve.h"
 #include "probes/probe.h"
-#include "util/parse.h"
 
 static double now_us(void)
 {

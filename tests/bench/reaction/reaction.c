@@ -15,7 +15,7 @@
  *   when the write has returned (the kernel enforces the new quota from then on), then stamp when the procs-changed callback runs (the watcher asked the runtime for the new
  *   size) and when autoprocs_procs_wait() returns (the new size is in force: every removed
  *   processor has retired).  Between samples it waits out the damper's settle window so that
- *   each sample is an isolated change (a quick reversal is held on purpose: see lib/watch.h).
+ *   each sample is an isolated change (a quick reversal is held on purpose: see lib/watch-damper.h).
  *   Target: in force within one interval + 1 ms (the 1 ms is the watcher's confirmation re-read).
  *
  *   Cost.  With the limit steady and the runtime idle, the watcher thread's own CPU time
@@ -35,10 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ap-test-cgroup.h"
 #include "autoprocs.h"
-#include "init.h"
-#include "watch.h"
+#include "lib/init.h"
+#include "lib/watch-damper.h"
+#include "lib/watch.h"
+#include "tests/ap-test-cgroup.h"
 
 static ApTestCgroup cg;
 static bool verbose;

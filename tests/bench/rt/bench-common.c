@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench-common.h"
-#include "runtime/runtime.h"
+#include "lib/runtime/runtime.h"
+#include "tests/bench/rt/bench-common.h"
 
 static const char *bench_prog = "bench";
 static autoprocs_stats last_stats;

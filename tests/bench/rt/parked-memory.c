@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench-common.h"
+#include "tests/bench/rt/bench-common.h"
 
 #define PROG "bench-parked-memory"
 

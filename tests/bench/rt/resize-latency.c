@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench-common.h"
-#include "runtime/runtime.h"
+#include "lib/runtime/runtime.h"
+#include "tests/bench/rt/bench-common.h"
 
 #define PROG "bench-resize-latency"
 #define MAX_WORKERS 64

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "bench-common.h"
+#include "tests/bench/rt/bench-common.h"
 
 #define PROG "bench-spawn-join-seq"
 

@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * autoprocsd's configuration (see config.h): command line, environment, config file.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/autoprocsd/daemon-config.h"
+#include "daemon/autoprocsd/log.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/macro.h"
+#include "lib/util/parse.h"
+
+#define MAX_FILE_LINE 4096
+
+static int errorf(char **ret_error, const char *fmt, ...) AP_PRINTF(2, 3);
+static int errorf(char **ret_error, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return -EINVAL;
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+        char **nv = realloc(*v, (*n + 2) * sizeof(**v));
+
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        nv[*n] = strdup(s);
+        if (!nv[*n])
+                return -ENOMEM;
+        (*n)++;
+        nv[*n] = NULL;
+        return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* Replace *dst by a copy of @s. */
+static int str_set(char **dst, const char *s)
+{
+        char *c = strdup(s);
+
+        if (!c)
+                return -ENOMEM;
+        free(*dst);
+        *dst = c;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Targets and addresses
+ * ------------------------------------------------------------------------------------------- */
+
+int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why)
+{
+        ApTargetSpec t = { 0 };
+        unsigned pid;
+
+        if (strcmp(s, "self") == 0) {
+                t.kind = AP_TARGET_SELF;
+        } else if (strncmp(s, "pid:", 4) == 0) {
+                if (ap_parse_uint_range(s + 4, 1, 0x7fffffff, &pid) < 0) {
+                        *ret_why = "pid:N needs a process id (a positive number)";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_PID;
+                t.pid = (int)pid;
+        } else if (strncmp(s, "cgroup:", 7) == 0) {
+                if (s[7] != '/') {
+                        *ret_why = "cgroup:PATH needs an absolute cgroup directory";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_CGROUP;
+                t.path = strdup(s + 7);
+                if (!t.path)
+                        return -ENOMEM;
+        } else if (strncmp(s, "root:", 5) == 0) {
+                if (s[5] == '\0') {
+                        *ret_why = "root:DIR needs a directory";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_ROOT;
+                t.path = strdup(s + 5);
+                if (!t.path)
+                        return -ENOMEM;
+        } else if (strncmp(s, "comm:", 5) == 0) {
+                /* The kernel keeps 15 bytes of a command name (TASK_COMM_LEN - 1). */
+                if (s[5] == '\0' || strlen(s + 5) > 15 || strchr(s + 5, '/')) {
+                        *ret_why = "comm:NAME needs a process name of 1 to 15 characters, as in /proc/PID/comm";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_COMM;
+                t.path = strdup(s + 5);
+                if (!t.path)
+                        return -ENOMEM;
+        } else {
+                *ret_why = "unknown target (expected self, pid:N, cgroup:PATH, root:DIR or comm:NAME)";
+                return -EINVAL;
+        }
+        for (const char *p = s; *p; p++) {
+                if (*p == '\n') {
+                        free(t.path);
+                        *ret_why = "a target may not contain a newline";
+                        return -EINVAL;
+                }
+        }
+        t.label = strdup(s);
+        if (!t.label) {
+                free(t.path);
+                return -ENOMEM;
+        }
+        *ret = t;
+        return 0;
+}
+
+void ap_target_spec_done(ApTargetSpec *t)
+{
+        free(t->path);
+        free(t->label);
+        *t = (ApTargetSpec){ 0 };
+}
+
+int ap_listen_addr_parse(const char *s, ApListenAddr *ret, const char **ret_why)
+{
+        ApListenAddr a = { 0 };
+        const char *colon;
+        char host[INET6_ADDRSTRLEN + 1];
+        size_t hlen;
+        unsigned port;
+
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+
+                if (!close || close[1] != ':') {
+                        *ret_why = "an IPv6 address is written [ADDR]:PORT";
+                        return -EINVAL;
+                }
+                hlen = (size_t)(close - s - 1);
+                colon = close + 1;
+                if (hlen == 0 || hlen >= sizeof(host)) {
+                        *ret_why = "bad IPv6 address";
+                        return -EINVAL;
+                }
+                memcpy(host, s + 1, hlen);
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon) {
+                        *ret_why = "expected ADDRESS:PORT, e.g. 127.0.0.1:9464 or [::1]:9464";
+                        return -EINVAL;
+                }
+                hlen = (size_t)(colon - s);
+                if (hlen == 0 || hlen >= sizeof(host)) {
+                        *ret_why = "expected ADDRESS:PORT, e.g. 127.0.0.1:9464 or [::1]:9464";
+                        return -EINVAL;
+                }
+                memcpy(host, s, hlen);
+        }
+        host[hlen] = '\0';
+        if (ap_parse_uint_range(colon + 1, 0, 65535, &port) < 0) {
+                *ret_why = "the port must be a number 0..65535 (0 picks a free one)";
+                return -EINVAL;
+        }
+        if (s[0] == '[') {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.sa;
+
+                if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+                        *ret_why = "bad IPv6 address";
+                        return -EINVAL;
+                }
+                sin6->sin6_family = AF_INET6;
+                sin6->sin6_port = htons((uint16_t)port);
+                a.salen = sizeof(*sin6);
+        } else {
+                struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa;
+
+                if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+                        *ret_why = "bad IPv4 address (IPv6 is written [ADDR]:PORT)";
+                        return -EINVAL;
+                }
+                sin->sin_family = AF_INET;
+                sin->sin_port = htons((uint16_t)port);
+                a.salen = sizeof(*sin);
+        }
+        a.text = strdup(s);
+        if (!a.text)
+                return -ENOMEM;
+        *ret = a;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Command line
+ * ------------------------------------------------------------------------------------------- */
+
+void ap_daemon_usage(void)
+{
+        fputs("Usage: autoprocsd [--listen ADDR:PORT]... [--target SPEC]... [--interval DURATION]\n"
+              "                  [--policy go125|ceil|floor|automaxprocs] [--publish DIR]\n"
+              "                  [--config FILE] [--log-level err|warning|notice|info|debug]\n"
+              "Serve the CPU limits, throttling and pressure of processes and cgroups as Prometheus\n"
+              "metrics on http://ADDR:PORT/metrics (also /healthz, /readyz, /v1/limits).\n"
+              "\n"
+              "  --listen ADDR:PORT  127.0.0.1:9464 or [::1]:9464; may repeat; port 0 picks a free one.\n"
+              "                      Default: a socket passed by systemd, else " AP_DAEMON_DEFAULT_LISTEN ".\n"
+              "  --target SPEC       self (default), pid:N, cgroup:PATH, root:DIR or comm:NAME (the\n"
+              "                      process named NAME, e.g. the app next to a sidecar); may repeat\n"
+              "  --interval D        how often each target is read: 1s (default), 250ms, ...\n"
+              "  --policy P          rounding policy of the recommended processor count (go125)\n"
+              "  --publish DIR       keep DIR/<target>.env with AUTOPROCS_PROCS, GOMAXPROCS, ...\n"
+              "  --config FILE       'key = value' lines with the keys above; re-read on SIGHUP\n"
+              "  --log-level L       err, warning, notice, info (default) or debug\n"
+              "Environment: AUTOPROCSD_LISTEN, AUTOPROCSD_TARGETS, AUTOPROCSD_INTERVAL,\n"
+              "AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_LOG_LEVEL, AUTOPROCSD_CONFIG.\n",
+              stdout);
+}
+
+int ap_daemon_args_parse(int argc, char **argv, ApDaemonArgs *ret, char **ret_error)
+{
+        static const struct option opts[] = {
+                { "listen", required_argument, NULL, 'l' },
+                { "target", required_argument, NULL, 't' },
+                { "interval", required_argument, NULL, 'i' },
+                { "policy", required_argument, NULL, 'p' },
+                { "publish", required_argument, NULL, 'P' },
+                { "config", required_argument, NULL, 'c' },
+                { "log-level", required_argument, NULL, 'L' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        ApDaemonArgs a = { 0 };
+        int c, r = 0;
+
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":l:t:i:p:c:hV", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'l':
+                        r = strv_push(&a.listen, &a.n_listen, optarg);
+                        break;
+                case 't':
+                        r = strv_push(&a.targets, &a.n_targets, optarg);
+                        break;
+                case 'i':
+                        r = str_set(&a.interval, optarg);
+                        break;
+                case 'p':
+                        r = str_set(&a.policy, optarg);
+                        break;
+                case 'P':
+                        r = str_set(&a.publish, optarg);
+                        break;
+                case 'c':
+                        r = str_set(&a.config_file, optarg);
+                        break;
+                case 'L':
+                        r = str_set(&a.log_level, optarg);
+                        break;
+                case 'h':
+                        a.help = true;
+                        break;
+                case 'V':
+                        a.version = true;
+                        break;
+                case ':':
+                        r = errorf(ret_error, "%s needs an argument", argv[optind - 1]);
+                        break;
+                default:
+                        r = errorf(ret_error, "unknown option %s (see --help)", argv[optind - 1]);
+                        break;
+                }
+                if (r < 0)
+                        goto fail;
+        }
+        if (optind < argc) {
+                r = errorf(ret_error, "unexpected argument \"%s\" (see --help)", argv[optind]);
+                goto fail;
+        }
+        *ret = a;
+        return 0;
+fail:
+        ap_daemon_args_done(&a);
+        return r;
+}
+
+void ap_daemon_args_done(ApDaemonArgs *a)
+{
+        strv_free(a->listen, a->n_listen);
+        strv_free(a->targets, a->n_targets);
+        free(a->interval);
+        free(a->policy);
+        free(a->publish);
+        free(a->log_level);
+        free(a->config_file);
+        *a = (ApDaemonArgs){ 0 };
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Sources merged into settings
+ * ------------------------------------------------------------------------------------------- */
+
+/* The raw settings of one source (strings, not yet validated). */
+typedef struct Raw {
+        char **listen;
+        size_t n_listen;
+        char **targets;
+        size_t n_targets;
+        char *interval, *policy, *publish, *log_level;
+} Raw;
+
+static void raw_done(Raw *r)
+{
+        strv_free(r->listen, r->n_listen);
+        strv_free(r->targets, r->n_targets);
+        free(r->interval);
+        free(r->policy);
+        free(r->publish);
+        free(r->log_level);
+        *r = (Raw){ 0 };
+}
+
+/* Split a whitespace-separated list into @v. */
+static int split_push(char ***v, size_t *n, const char *s)
+{
+        while (*s) {
+                size_t len;
+                char *w;
+                int r;
+
+                while (isspace((unsigned char)*s))
+                        s++;
+                if (!*s)
+                        break;
+                len = strcspn(s, " \t\n");
+                w = strndup(s, len);
+                if (!w)
+                        return -ENOMEM;
+                r = strv_push(v, n, w);
+                free(w);
+                if (r < 0)
+                        return r;
+                s += len;
+        }
+        return 0;
+}
+
+static int raw_from_env(Raw *r)
+{
+        const char *s;
+        int k;
+
+        if ((s = getenv("AUTOPROCSD_LISTEN")) && (k = split_push(&r->listen, &r->n_listen, s)) < 0)
+                return k;
+        if ((s = getenv("AUTOPROCSD_TARGETS")) && (k = split_push(&r->targets, &r->n_targets, s)) < 0)
+                return k;
+        if ((s = getenv("AUTOPROCSD_INTERVAL")) && *s && (k = str_set(&r->interval, s)) < 0)
+                return k;
+        if ((s = getenv("AUTOPROCSD_POLICY")) && *s && (k = str_set(&r->policy, s)) < 0)
+                return k;
+        if ((s = getenv("AUTOPROCSD_PUBLISH")) && *s && (k = str_set(&r->publish, s)) < 0)
+                return k;
+        if ((s = getenv("AUTOPROCSD_LOG_LEVEL")) && *s && (k = str_set(&r->log_level, s)) < 0)
+                return k;
+        return 0;
+}
+
+static char *strip(char *s)
+{
+        char *e;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+                *--e = '\0';
+        return s;
+}
+
+static const char *file_why;
+
+/* Check one value of the file at once, so that an error can name its line. */
+static int validate_value(const char *key, const char *value)
+{
+        autoprocs_log_level level;
+        autoprocs_policy policy;
+        ApTargetSpec t;
+        ApListenAddr a;
+        uint64_t ns;
+        int r;
+
+        if (strcmp(key, "target") == 0) {
+                r = ap_target_spec_parse(value, &t, &file_why);
+                if (r >= 0)
+                        ap_target_spec_done(&t);
+                return r;
+        }
+        if (strcmp(key, "listen") == 0) {
+                r = ap_listen_addr_parse(value, &a, &file_why);
+                if (r >= 0)
+                        free(a.text);
+                return r;
+        }
+        if (strcmp(key, "interval") == 0 && (ap_parse_duration_ns(value, &ns) < 0 ||
+                                             ns < AP_DAEMON_MIN_INTERVAL_NS ||
+                                             ns > AP_DAEMON_MAX_INTERVAL_NS)) {
+                file_why = "expected a duration from 100ms to 1h (e.g. 1s, 250ms, 2m)";
+                return -EINVAL;
+        }
+        if (strcmp(key, "policy") == 0 && autoprocs_policy_from_string(value, &policy) < 0) {
+                file_why = "expected go125, ceil, floor or automaxprocs";
+                return -EINVAL;
+        }
+        if (strcmp(key, "log-level") == 0 && ap_daemon_log_level_from_string(value, &level) < 0) {
+                file_why = "expected err, warning, notice, info or debug";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int raw_from_file(Raw *r, const char *path, char **ret_error)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[MAX_FILE_LINE];
+        unsigned lineno = 0;
+
+        if (!f)
+                return errorf(ret_error, "config file %s: %s", path, strerror(errno));
+        while (fgets(line, sizeof(line), f)) {
+                char *key, *value, *sep;
+                int k = 0;
+
+                lineno++;
+                if (!strchr(line, '\n') && !feof(f))
+                        return errorf(ret_error, "%s:%u: line too long", path, lineno);
+                key = strip(line);
+                if (*key == '\0' || *key == '#' || *key == ';')
+                        continue;
+                sep = key + strcspn(key, "= \t");
+                if (*sep == '\0')
+                        return errorf(ret_error, "%s:%u: \"%s\" has no value (expected KEY = VALUE)",
+                                      path, lineno, key);
+                value = sep + strspn(sep, " \t");
+                if (*value == '=')
+                        value++;
+                *sep = '\0';
+                value = strip(value);
+                if (*value == '\0')
+                        return errorf(ret_error, "%s:%u: %s has an empty value", path, lineno, key);
+                k = validate_value(key, value);
+                if (k == -EINVAL)
+                        return errorf(ret_error, "%s:%u: %s \"%s\": %s", path, lineno, key, value,
+                                      file_why);
+                if (k < 0)
+                        return k;
+                if (strcmp(key, "listen") == 0)
+                        k = strv_push(&r->listen, &r->n_listen, value);
+                else if (strcmp(key, "target") == 0)
+                        k = strv_push(&r->targets, &r->n_targets, value);
+                else if (strcmp(key, "interval") == 0)
+                        k = str_set(&r->interval, value);
+                else if (strcmp(key, "policy") == 0)
+                        k = str_set(&r->policy, value);
+                else if (strcmp(key, "publish") == 0)
+                        k = str_set(&r->publish, value);
+                else if (strcmp(key, "log-level") == 0)
+                        k = str_set(&r->log_level, value);
+                else
+                        return errorf(ret_error, "%s:%u: unknown key \"%s\" (expected listen, target, "
+                                      "interval, policy, publish or log-level)", path, lineno, key);
+                if (k < 0)
+                        return k;
+        }
+        if (ferror(f))
+                return errorf(ret_error, "config file %s: read error", path);
+        return 0;
+}
+
+/* Validate the winner of each setting; @where names its source for the error line. */
+static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const char *where, char **ret_error)
+{
+        c->listen = calloc(n ? n : 1, sizeof(*c->listen));
+        if (!c->listen)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const char *why;
+                int r = ap_listen_addr_parse(v[i], &c->listen[i], &why);
+
+                if (r == -EINVAL)
+                        return errorf(ret_error, "%s \"%s\": %s", where, v[i], why);
+                if (r < 0)
+                        return r;
+                c->n_listen++;
+        }
+        return 0;
+}
+
+static int apply_targets(ApDaemonConfig *c, char **v, size_t n, const char *where, char **ret_error)
+{
+        static char *const self[] = { (char *)"self" };
+
+        if (n == 0) {
+                v = (char **)self;
+                n = 1;
+        }
+        c->targets = calloc(n, sizeof(*c->targets));
+        if (!c->targets)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const char *why;
+                int r = ap_target_spec_parse(v[i], &c->targets[i], &why);
+
+                if (r == -EINVAL)
+                        return errorf(ret_error, "%s \"%s\": %s", where, v[i], why);
+                if (r < 0)
+                        return r;
+                c->n_targets++;
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(c->targets[j].label, c->targets[i].label) == 0)
+                                return errorf(ret_error, "%s \"%s\": given twice", where, v[i]);
+        }
+        return 0;
+}
+
+int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **ret_error)
+{
+        ApDaemonConfig c = {
+                .interval_ns = AP_DAEMON_DEFAULT_INTERVAL_NS,
+                .policy = AUTOPROCS_POLICY_GO125,
+                .log_level = AUTOPROCS_LOG_INFO,
+        };
+        Raw env = { 0 }, file = { 0 };
+        const char *cf = args->config_file ? args->config_file : getenv("AUTOPROCSD_CONFIG");
+        const char *s, *where;
+        int r;
+
+        *ret_error = NULL;
+        r = raw_from_env(&env);
+        if (r < 0)
+                goto fail;
+        if (cf && *cf) {
+                r = str_set(&c.config_file, cf);
+                if (r < 0)
+                        goto fail;
+                r = raw_from_file(&file, cf, ret_error);
+                if (r < 0)
+                        goto fail;
+        }
+
+        if (args->n_listen > 0)
+                r = apply_listen(&c, args->listen, args->n_listen, "--listen", ret_error);
+        else if (env.n_listen > 0)
+                r = apply_listen(&c, env.listen, env.n_listen, "AUTOPROCSD_LISTEN", ret_error);
+        else
+                r = apply_listen(&c, file.listen, file.n_listen, cf ? cf : "", ret_error);
+        if (r < 0)
+                goto fail;
+
+        if (args->n_targets > 0)
+                r = apply_targets(&c, args->targets, args->n_targets, "--target", ret_error);
+        else if (env.n_targets > 0)
+                r = apply_targets(&c, env.targets, env.n_targets, "AUTOPROCSD_TARGETS", ret_error);
+        else
+                r = apply_targets(&c, file.targets, file.n_targets, cf ? cf : "target", ret_error);
+        if (r < 0)
+                goto fail;
+
+#define PICK(field, opt, var)                                                        \
+        (args->field ? (where = opt, args->field) :                                  \
+         env.field ? (where = var, env.field) : file.field ? (where = cf, file.field) : NULL)
+
+        if ((s = PICK(interval, "--interval", "AUTOPROCSD_INTERVAL"))) {
+                uint64_t ns;
+
+                if (ap_parse_duration_ns(s, &ns) < 0 || ns < AP_DAEMON_MIN_INTERVAL_NS ||
+                    ns > AP_DAEMON_MAX_INTERVAL_NS) {
+                        r = errorf(ret_error, "%s \"%s\": expected a duration from 100ms to 1h "
+                                   "(e.g. 1s, 250ms, 2m)", where, s);
+                        goto fail;
+                }
+                c.interval_ns = ns;
+        }
+        if ((s = PICK(policy, "--policy", "AUTOPROCSD_POLICY")) &&
+            autoprocs_policy_from_string(s, &c.policy) < 0) {
+                r = errorf(ret_error, "%s \"%s\": expected go125, ceil, floor or automaxprocs", where, s);
+                goto fail;
+        }
+        if ((s = PICK(log_level, "--log-level", "AUTOPROCSD_LOG_LEVEL")) &&
+            ap_daemon_log_level_from_string(s, &c.log_level) < 0) {
+                r = errorf(ret_error, "%s \"%s\": expected err, warning, notice, info or debug", where, s);
+                goto fail;
+        }
+        if ((s = PICK(publish, "--publish", "AUTOPROCSD_PUBLISH"))) {
+                r = str_set(&c.publish_dir, s);
+                if (r < 0)
+                        goto fail;
+        }
+#undef PICK
+
+        raw_done(&env);
+        raw_done(&file);
+        *ret = c;
+        return 0;
+fail:
+        raw_done(&env);
+        raw_done(&file);
+        ap_daemon_config_done(&c);
+        if (r == -ENOMEM && !*ret_error)
+                *ret_error = strdup("out of memory");
+        return r;
+}
+
+void ap_daemon_config_done(ApDaemonConfig *c)
+{
+        for (size_t i = 0; i < c->n_listen; i++)
+                free(c->listen[i].text);
+        free(c->listen);
+        for (size_t i = 0; i < c->n_targets; i++)
+                ap_target_spec_done(&c->targets[i]);
+        free(c->targets);
+        free(c->publish_dir);
+        free(c->config_file);
+        *c = (ApDaemonConfig){ 0 };
+}

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * autoprocsd: serves the CPU limits, throttling and pressure of processes and cgroups as
+ * Prometheus metrics (CONTRACT-daemon.md).
+ *
+ *   main thread   configuration, sockets, signals (signalfd), systemd notifications, watchdog;
+ *   runtime       autoprocs_init() sizes the embedded M:N runtime to the daemon's own cgroup and
+ *                 keeps it sized; one task per target probes every interval (targets.c);
+ *   HTTP threads  libmicrohttpd, one per listening socket, render from the snapshot store
+ *                 (references taken under a short mutex), never waiting for the runtime.
+ *
+ * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 a runtime failure (cannot listen, cannot start the
+ * runtime), 2 invalid configuration (one line on stderr naming the argument, variable or file).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "autoprocs.h"
+#include "daemon/autoprocsd/daemon-config.h"
+#include "daemon/autoprocsd/http.h"
+#include "daemon/autoprocsd/log.h"
+#include "daemon/autoprocsd/metrics.h"
+#include "daemon/autoprocsd/notify.h"
+#include "daemon/autoprocsd/targets.h"
+#include "lib/util/macro.h"
+
+#define EXIT_CONFIG 2
+/* A scrape body is rendered again when the targets changed and it is this old, or when it is
+ * older than CACHE_MAX_NS whatever happened (process_* series stay fresh). */
+#define CACHE_MIN_NS (250ull * 1000 * 1000)
+#define CACHE_MAX_NS (1000ull * 1000 * 1000)
+
+typedef struct Cache {
+        char *body;
+        size_t len;
+        uint64_t generation;
+        uint64_t at_ns;
+} Cache;
+
+static struct {
+        ApTargets *targets;
+        int proc_fd;
+        pthread_mutex_t cache_lock;
+        Cache cache[2]; /* by ApMetricsFormat */
+} D = {
+        .proc_fd = -1,
+        .cache_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static uint64_t now_ns(clockid_t clock)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * HTTP routes
+ * ------------------------------------------------------------------------------------------- */
+
+static int reply_text(ApHttpReply *reply, unsigned status, const char *text)
+{
+        reply->status = status;
+        reply->content_type = "text/plain; charset=utf-8";
+        reply->body = strdup(text);
+        if (!reply->body)
+                return -ENOMEM;
+        reply->len = strlen(text);
+        return 0;
+}
+
+static int take_snapshot(ApSnapshot *snap, ApSample ***ret_samples, uint64_t *ret_gen)
+{
+        ApSample **samples;
+        size_t n;
+        int r;
+
+        r = ap_targets_snapshot(D.targets, &samples, &n, ret_gen);
+        if (r < 0)
+                return r;
+        *snap = (ApSnapshot){
+                .samples = (const ApSample *const *)samples,
+                .n_samples = n,
+                .version = autoprocs_version(),
+        };
+        snap->has_runtime = autoprocs_stats_get(&snap->runtime) == 0;
+        (void)ap_process_stats_read(D.proc_fd, &snap->process);
+        *ret_samples = samples;
+        return 0;
+}
+
+static int route_metrics(const char *accept, ApHttpReply *reply)
+{
+        ApMetricsFormat fmt = ap_metrics_negotiate(accept);
+        Cache *c = &D.cache[fmt];
+        uint64_t now = now_ns(CLOCK_MONOTONIC), gen;
+        ApSample **samples;
+        ApSnapshot snap;
+        char *text;
+        size_t len;
+        int r;
+
+        pthread_mutex_lock(&D.cache_lock);
+        if (c->body) {
+                uint64_t age = now - c->at_ns;
+                uint64_t cur = ap_targets_generation(D.targets);
+
+                if (age < CACHE_MAX_NS && (cur == c->generation || age < CACHE_MIN_NS)) {
+                        reply->body = malloc(c->len + 1);
+                        if (!reply->body) {
+                                pthread_mutex_unlock(&D.cache_lock);
+                                return -ENOMEM;
+                        }
+                        memcpy(reply->body, c->body, c->len + 1);
+                        reply->len = c->len;
+                        pthread_mutex_unlock(&D.cache_lock);
+                        goto done;
+                }
+        }
+        r = take_snapshot(&snap, &samples, &gen);
+        if (r < 0) {
+                pthread_mutex_unlock(&D.cache_lock);
+                return r;
+        }
+        r = ap_metrics_render(&snap, fmt, &text, &len);
+        ap_targets_snapshot_free(samples, snap.n_samples);
+        if (r < 0) {
+                pthread_mutex_unlock(&D.cache_lock);
+                return r;
+        }
+        free(c->body);
+        c->body = text;
+        c->len = len;
+        c->generation = gen;
+        c->at_ns = now;
+        reply->body = malloc(len + 1);
+        if (!reply->body) {
+                pthread_mutex_unlock(&D.cache_lock);
+                return -ENOMEM;
+        }
+        memcpy(reply->body, text, len + 1);
+        reply->len = len;
+        pthread_mutex_unlock(&D.cache_lock);
+done:
+        reply->status = 200;
+        reply->content_type = ap_metrics_content_type(fmt);
+        return 0;
+}
+
+static int route_limits(ApHttpReply *reply)
+{
+        ApSample **samples;
+        ApSnapshot snap;
+        uint64_t gen;
+        int r;
+
+        r = take_snapshot(&snap, &samples, &gen);
+        if (r < 0)
+                return r;
+        r = ap_limits_render_json(&snap, &reply->body, &reply->len);
+        ap_targets_snapshot_free(samples, snap.n_samples);
+        if (r < 0)
+                return r;
+        reply->status = 200;
+        reply->content_type = "application/json";
+        return 0;
+}
+
+static int route(const char *path, const char *accept, ApHttpReply *reply, void *userdata)
+{
+        (void)userdata;
+        if (strcmp(path, "/metrics") == 0)
+                return route_metrics(accept, reply);
+        if (strcmp(path, "/healthz") == 0)
+                return reply_text(reply, 200, "ok\n");
+        if (strcmp(path, "/readyz") == 0)
+                return ap_targets_ready(D.targets) ? reply_text(reply, 200, "ready\n") :
+                                                     reply_text(reply, 503, "not ready: first probe pending\n");
+        if (strcmp(path, "/v1/limits") == 0)
+                return route_limits(reply);
+        return -ENOENT;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Sockets
+ * ------------------------------------------------------------------------------------------- */
+
+/* The listening sockets: --listen, else the ones systemd passed, else the default address. */
+static int open_sockets(const ApDaemonConfig *c, int **ret_fds, size_t *ret_n)
+{
+        ApListenAddr def = { 0 };
+        const ApListenAddr *addrs = c->listen;
+        size_t n_addrs = c->n_listen;
+        char **names = NULL;
+        int *fds = NULL;
+        int r;
+
+        if (n_addrs == 0) {
+                r = ap_listen_fds(&fds, &names);
+                if (r < 0) {
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "listen", NULL, "sockets passed by the service "
+                                      "manager are unusable: %s", strerror(-r));
+                        return r;
+                }
+                if (r > 0) {
+                        for (int i = 0; i < r; i++) {
+                                ap_daemon_log(AUTOPROCS_LOG_DEBUG, "listen", NULL, "socket fd %d (%s) "
+                                              "passed by the service manager", fds[i], names[i]);
+                                free(names[i]);
+                        }
+                        free(names);
+                        *ret_fds = fds;
+                        *ret_n = (size_t)r;
+                        return 0;
+                }
+                {
+                        const char *why;
+
+                        r = ap_listen_addr_parse(AP_DAEMON_DEFAULT_LISTEN, &def, &why);
+                        if (r < 0)
+                                return r;
+                }
+                addrs = &def;
+                n_addrs = 1;
+        }
+        fds = calloc(n_addrs, sizeof(*fds));
+        if (!fds) {
+                free(def.text);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_addrs; i++) {
+                r = ap_http_bind(&addrs[i]);
+                if (r < 0) {
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "listen", NULL, "cannot listen on %s: %s",
+                                      addrs[i].text, strerror(-r));
+                        while (i > 0)
+                                (void)close(fds[--i]);
+                        free(fds);
+                        free(def.text);
+                        return r;
+                }
+                fds[i] = r;
+        }
+        free(def.text);
+        *ret_fds = fds;
+        *ret_n = n_addrs;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration in force
+ * ------------------------------------------------------------------------------------------- */
+
+static int check_publish_dir(const char *dir, char **ret_error)
+{
+        struct stat st;
+
+        if (!dir)
+                return 0;
+        if (stat(dir, &st) < 0) {
+                if (asprintf(ret_error, "--publish %s: %s", dir, strerror(errno)) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                if (asprintf(ret_error, "--publish %s: not a directory", dir) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int apply_config(const ApDaemonConfig *c)
+{
+        ApTargetsOptions opts = {
+                .interval_ns = c->interval_ns,
+                .policy = c->policy,
+                .publish_dir = c->publish_dir,
+        };
+        int r;
+
+        ap_daemon_log_set_level(c->log_level);
+        r = ap_targets_set_options(D.targets, &opts);
+        if (r < 0)
+                return r;
+        return ap_targets_apply(D.targets, c->targets, c->n_targets);
+}
+
+static void status_line(const ApDaemonConfig *c, const char *url, char *buf, size_t size)
+{
+        (void)snprintf(buf, size, "STATUS=watching %zu target%s every %.3gs; metrics on %s/metrics",
+                       c->n_targets, c->n_targets == 1 ? "" : "s", (double)c->interval_ns / 1e9,
+                       url ? url : "?");
+}
+
+static void reload(const ApDaemonArgs *args, ApDaemonConfig *current, const char *url)
+{
+        ApDaemonConfig next;
+        char *error = NULL, state[512], status[400];
+        bool listen_changed;
+        int r;
+
+        (void)snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+                       (unsigned long long)(now_ns(CLOCK_MONOTONIC) / 1000));
+        (void)ap_notify(state);
+
+        r = ap_daemon_config_load(args, &next, &error);
+        if (r >= 0) {
+                r = check_publish_dir(next.publish_dir, &error);
+                if (r < 0)
+                        ap_daemon_config_done(&next);
+        }
+        if (r < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "reload-failed", NULL, "reload: %s; keeping the "
+                              "configuration in force", error ? error : strerror(-r));
+                free(error);
+                goto ready;
+        }
+        listen_changed = next.n_listen != current->n_listen;
+        for (size_t i = 0; !listen_changed && i < next.n_listen; i++)
+                listen_changed = strcmp(next.listen[i].text, current->listen[i].text) != 0;
+        if (listen_changed)
+                ap_daemon_log(AUTOPROCS_LOG_WARNING, "reload", NULL, "reload: listen addresses change "
+                              "only with a restart; still serving on %s", url ? url : "the old sockets");
+        r = apply_config(&next);
+        if (r < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "reload-failed", NULL, "reload: applying the new "
+                              "targets failed: %s", strerror(-r));
+                ap_daemon_config_done(&next);
+                goto ready;
+        }
+        ap_daemon_config_done(current);
+        *current = next;
+        ap_daemon_log(AUTOPROCS_LOG_INFO, "reloaded", NULL, "reloaded: %zu target%s, interval %.3gs",
+                      current->n_targets, current->n_targets == 1 ? "" : "s",
+                      (double)current->interval_ns / 1e9);
+ready:
+        status_line(current, url, status, sizeof(status));
+        (void)snprintf(state, sizeof(state), "READY=1\n%s", status);
+        (void)ap_notify(state);
+}
+
+/* Wait up to @timeout_ns for the first probe of every target (READY=1 means data to serve). */
+static void wait_ready(uint64_t timeout_ns)
+{
+        uint64_t end = now_ns(CLOCK_MONOTONIC) + timeout_ns;
+
+        while (!ap_targets_ready(D.targets) && now_ns(CLOCK_MONOTONIC) < end) {
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+                (void)nanosleep(&ts, NULL);
+        }
+}
+
+/* SIGTERM must stop the daemon within 2 s even when a probe hangs in a read (a hung network
+ * filesystem under root:DIR, a FIFO): the orderly stop gets this long, then we leave anyway. */
+#define STOP_GRACE_NS (1800ull * 1000 * 1000)
+
+static void *stop_guard(void *arg)
+{
+        struct timespec ts = { .tv_sec = STOP_GRACE_NS / 1000000000ull,
+                               .tv_nsec = STOP_GRACE_NS % 1000000000ull };
+
+        (void)arg;
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        ap_daemon_log(AUTOPROCS_LOG_WARNING, "stopping", NULL, "a probe is stuck in a read; "
+                      "exiting without waiting for it");
+        _exit(EXIT_SUCCESS);
+        return NULL;
+}
+
+static void on_procs_changed(unsigned old_procs, unsigned new_procs, void *userdata)
+{
+        (void)userdata;
+        ap_daemon_log(AUTOPROCS_LOG_DEBUG, "runtime-procs", "self", "runtime processors %u -> %u",
+                      old_procs, new_procs);
+}
+
+static int start_runtime(const ApDaemonConfig *c)
+{
+        autoprocs_config *rc = NULL;
+        int r;
+
+        r = autoprocs_config_new(&rc);
+        if (r < 0)
+                return r;
+        (void)autoprocs_config_set_policy(rc, c->policy);
+        (void)autoprocs_config_set_log_callback(rc, ap_daemon_log_library, NULL);
+        (void)autoprocs_config_set_procs_changed_callback(rc, on_procs_changed, NULL);
+        /* Probing tasks are small: 64 KiB stacks are plenty for detection. */
+        r = autoprocs_init(rc);
+        autoprocs_config_free(rc);
+        return r < 0 ? r : 0;
+}
+
+int main(int argc, char **argv)
+{
+        ApDaemonArgs args;
+        ApDaemonConfig config = { 0 };
+        ApHttp *http = NULL;
+        char *error = NULL, *url = NULL, status[400], state[512];
+        int *fds = NULL, sfd = -1, exit_code = EXIT_FAILURE, r;
+        size_t n_fds = 0;
+        uint64_t watchdog_usec = 0, next_watchdog = 0;
+        sigset_t mask;
+
+        r = ap_daemon_args_parse(argc, argv, &args, &error);
+        if (r < 0) {
+                fprintf(stderr, "autoprocsd: %s\n", error ? error : strerror(-r));
+                free(error);
+                return EXIT_CONFIG;
+        }
+        if (args.help || args.version) {
+                if (args.help)
+                        ap_daemon_usage();
+                else
+                        printf("autoprocsd %s\n", autoprocs_version());
+                ap_daemon_args_done(&args);
+                return EXIT_SUCCESS;
+        }
+        r = ap_daemon_config_load(&args, &config, &error);
+        if (r >= 0)
+                r = check_publish_dir(config.publish_dir, &error);
+        if (r < 0) {
+                fprintf(stderr, "autoprocsd: %s\n", error ? error : strerror(-r));
+                free(error);
+                ap_daemon_config_done(&config);
+                ap_daemon_args_done(&args);
+                return EXIT_CONFIG;
+        }
+        ap_daemon_log_set_level(config.log_level);
+        ap_daemon_log_open();
+
+        /* Signals go to the signalfd only: block them before any thread exists. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
+            (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "signalfd: %s", strerror(errno));
+                goto out;
+        }
+        (void)signal(SIGPIPE, SIG_IGN);
+
+        D.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = open_sockets(&config, &fds, &n_fds);
+        if (r < 0)
+                goto out;
+
+        r = start_runtime(&config);
+        if (r < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot start the runtime: %s", strerror(-r));
+                goto out;
+        }
+        {
+                ApTargetsOptions opts = { .interval_ns = config.interval_ns, .policy = config.policy,
+                                          .publish_dir = config.publish_dir };
+
+                r = ap_targets_new(&opts, &D.targets);
+        }
+        if (r >= 0)
+                r = ap_targets_apply(D.targets, config.targets, config.n_targets);
+        if (r < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot start the targets: %s", strerror(-r));
+                goto out;
+        }
+
+        r = ap_http_start(fds, n_fds, route, NULL, &http);
+        if (r < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot start the HTTP server (libmicrohttpd)");
+                goto out;
+        }
+        for (size_t i = 0; i < n_fds; i++) {
+                char *u = ap_http_socket_url(fds[i]);
+
+                ap_daemon_log(AUTOPROCS_LOG_NOTICE, "listening", NULL, "serving metrics on %s/metrics",
+                              u ? u : "(unknown address)");
+                if (i == 0)
+                        url = u;
+                else
+                        free(u);
+        }
+        free(fds);
+        fds = NULL;
+
+        wait_ready(5ull * 1000 * 1000 * 1000);
+        status_line(&config, url, status, sizeof(status));
+        (void)snprintf(state, sizeof(state), "READY=1\n%s", status);
+        (void)ap_notify(state);
+        if (ap_notify_watchdog_usec(&watchdog_usec) > 0)
+                next_watchdog = now_ns(CLOCK_MONOTONIC);
+
+        for (;;) {
+                struct pollfd p = { .fd = sfd, .events = POLLIN };
+                struct signalfd_siginfo si;
+                int timeout = -1;
+
+                if (watchdog_usec > 0) {
+                        uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+                        if (now >= next_watchdog) {
+                                /* Alive means the probes still make progress, not just this loop. */
+                                uint64_t last = ap_targets_last_publish_ns(D.targets);
+                                uint64_t stale = 3 * config.interval_ns + 5000000000ull;
+
+                                if (last == 0 || now - last < stale)
+                                        (void)ap_notify("WATCHDOG=1");
+                                else
+                                        ap_daemon_log(AUTOPROCS_LOG_ERR, "watchdog", NULL, "no probe "
+                                                      "finished for %.1fs: not pinging the watchdog",
+                                                      (double)(now - last) / 1e9);
+                                next_watchdog = now + watchdog_usec * 1000 / 2;
+                        }
+                        timeout = (int)((next_watchdog - now + 999999) / 1000000);
+                }
+                r = poll(&p, 1, timeout);
+                if (r < 0 && errno != EINTR) {
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "poll", NULL, "poll: %s", strerror(errno));
+                        break;
+                }
+                if (r <= 0)
+                        continue;
+                if (read(sfd, &si, sizeof(si)) != sizeof(si))
+                        continue;
+                if (si.ssi_signo == SIGHUP) {
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "reload", NULL, "SIGHUP: reloading the configuration");
+                        reload(&args, &config, url);
+                        continue;
+                }
+                ap_daemon_log(AUTOPROCS_LOG_INFO, "stopping", NULL, "%s: stopping", strsignal((int)si.ssi_signo));
+                (void)ap_notify("STOPPING=1");
+                exit_code = EXIT_SUCCESS;
+                {
+                        pthread_t guard;
+
+                        if (pthread_create(&guard, NULL, stop_guard, NULL) == 0)
+                                (void)pthread_detach(guard);
+                }
+                break;
+        }
+
+out:
+        if (D.targets)
+                ap_targets_stop_all(D.targets);
+        autoprocs_shutdown();
+        http = ap_http_free(http);
+        D.targets = ap_targets_free(D.targets);
+        if (fds) {
+                for (size_t i = 0; i < n_fds; i++)
+                        (void)close(fds[i]);
+                free(fds);
+        }
+        for (size_t i = 0; i < AP_ELEMENTSOF(D.cache); i++)
+                free(D.cache[i].body);
+        if (D.proc_fd >= 0)
+                (void)close(D.proc_fd);
+        if (sfd >= 0)
+                (void)close(sfd);
+        free(url);
+        ap_daemon_config_done(&config);
+        ap_daemon_args_done(&args);
+        return exit_code;
+}

@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Targets and the snapshot store (see targets.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/autoprocsd/log.h"
+#include "daemon/autoprocsd/targets.h"
+#include "daemon/common/publish.h"
+#include "lib/util/macro.h"
+#include "lib/util/parse.h"
+
+/* A stop is noticed within one slice of sleep. */
+#define SLEEP_SLICE_NS (1000ull * 1000 * 1000)
+
+typedef struct ApTarget {
+        ApTargets *set;
+        ApTargetSpec spec;
+        atomic_bool stop;
+        autoprocs_task *task;
+
+        /* Sampler state: touched only by the target's own task (or ap_targets_probe_now). */
+        pthread_mutex_t probe_lock;   /* serialises a task tick and a probe_now */
+        ApCounter periods, throttled, throttled_usec, usage, psi_some, psi_full;
+        bool has_throttling, has_usage, has_pressure, has_pressure_full;
+        enum { STATE_NEW, STATE_FOUND, STATE_LOST, STATE_FAILED } state;
+        bool has_limit;
+        uint64_t quota_us, period_us;
+        unsigned procs, affinity;
+        uint64_t resizes_up, resizes_down;
+        uint64_t probe_errors[AP_PROBE_KIND_MAX];
+        char *published;              /* content of the last --publish write that succeeded */
+        bool publish_failed;
+
+        ApSample *sample;             /* current; guarded by set->lock */
+} ApTarget;
+
+struct ApTargets {
+        pthread_mutex_t lock;         /* guards targets[]'s samples, n, generation, options */
+        ApTarget **targets;
+        size_t n;
+        uint64_t generation;
+        atomic_uint_least64_t last_publish_ns;
+        uint64_t interval_ns;
+        autoprocs_policy policy;
+        char *publish_dir;
+};
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One probe
+ * ------------------------------------------------------------------------------------------- */
+
+/* Does /proc/PID/comm read NAME? */
+static bool comm_is(int pid, const char *name)
+{
+        char path[64], buf[64];
+        ssize_t n;
+        int fd;
+
+        (void)snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        (void)close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        return strcmp(buf, name) == 0;
+}
+
+/* The lowest pid (not ours) whose comm is @name; the one found last is tried first. */
+static int comm_find(const char *name, int last)
+{
+        DIR *d;
+        struct dirent *de;
+        int best = 0;
+
+        if (last > 0 && comm_is(last, name))
+                return last;
+        d = opendir("/proc");
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                unsigned pid;
+
+                if (ap_parse_uint_range(de->d_name, 1, 0x7fffffff, &pid) < 0 || (int)pid == getpid())
+                        continue;
+                if ((best == 0 || (int)pid < best) && comm_is((int)pid, name))
+                        best = (int)pid;
+        }
+        (void)closedir(d);
+        return best;
+}
+
+/* Is the target there at all?  Existence only: what it holds is the probes' business. */
+static bool target_exists(const ApTargetSpec *spec)
+{
+        char path[64];
+
+        switch (spec->kind) {
+        case AP_TARGET_COMM:
+                return spec->pid > 0;
+        case AP_TARGET_SELF:
+                return true;
+        case AP_TARGET_PID:
+                (void)snprintf(path, sizeof(path), "/proc/%d", spec->pid);
+                return access(path, F_OK) == 0;
+        case AP_TARGET_CGROUP:
+        case AP_TARGET_ROOT:
+                return access(spec->path, F_OK) == 0;
+        }
+        return false;
+}
+
+static int make_config(const ApTargetSpec *spec, autoprocs_policy policy, autoprocs_config **ret)
+{
+        autoprocs_config *c = NULL;
+        int r;
+
+        r = autoprocs_config_new(&c);
+        if (r < 0)
+                return r;
+        r = autoprocs_config_set_policy(c, policy);
+        if (r >= 0 && (spec->kind == AP_TARGET_PID || spec->kind == AP_TARGET_COMM))
+                r = autoprocs_config_set_pid(c, spec->pid);
+        else if (r >= 0 && spec->kind == AP_TARGET_CGROUP)
+                r = autoprocs_config_set_cgroup_dir(c, spec->path);
+        else if (r >= 0 && spec->kind == AP_TARGET_ROOT)
+                r = autoprocs_config_set_root(c, spec->path);
+        if (r < 0) {
+                autoprocs_config_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* The facts' JSON with "target" (and "runtime_procs" for self) in front.  malloc'd or NULL. */
+static char *target_json(const ApTarget *t, const autoprocs_facts *facts)
+{
+        char *json = NULL, *out = NULL, *label = NULL;
+        const char *rest;
+        char extra[64] = "";
+        int r;
+
+        if (autoprocs_facts_to_json(facts, &json) < 0)
+                return NULL;
+        rest = json[0] == '{' ? json + 1 : json;
+        if (t->spec.kind == AP_TARGET_SELF && autoprocs_procs() > 0)
+                (void)snprintf(extra, sizeof(extra), ",\"runtime_procs\":%u", autoprocs_procs());
+        /* The label as a JSON string: the metrics escaping (\\ \" \n) is valid JSON too. */
+        if (ap_metrics_escape_label(t->spec.label, &label) < 0) {
+                free(json);
+                return NULL;
+        }
+        r = asprintf(&out, "{\"target\":\"%s\"%s%s%s", label, extra, *rest == '}' ? "" : ",", rest);
+        free(label);
+        free(json);
+        return r < 0 ? NULL : out;
+}
+
+static void describe_limit(const ApTarget *t, char *buf, size_t size)
+{
+        if (t->has_limit)
+                (void)snprintf(buf, size, "limit %.3g CPUs (quota %" PRIu64 " us per %" PRIu64
+                               " us), affinity %u, recommend %u processors",
+                               (double)t->quota_us / (double)t->period_us, t->quota_us, t->period_us,
+                               t->affinity, t->procs);
+        else
+                (void)snprintf(buf, size, "no CPU limit, affinity %u, recommend %u processors",
+                               t->affinity, t->procs);
+}
+
+static void publish(ApTarget *t, const char *dir)
+{
+        char *content;
+        int r;
+
+        content = ap_publish_content(t->spec.label, t->procs, t->has_limit,
+                                     t->has_limit ? (double)t->quota_us / (double)t->period_us : 0);
+        if (!content)
+                return;
+        if (t->published && strcmp(t->published, content) == 0) {
+                free(content);
+                return;
+        }
+        r = ap_publish_write(dir, t->spec.label, content);
+        if (r < 0) {
+                if (!t->publish_failed)
+                        ap_daemon_log(AUTOPROCS_LOG_WARNING, "publish-failed", t->spec.label,
+                                      "target %s: cannot write its file in %s: %s", t->spec.label, dir,
+                                      strerror(-r));
+                t->publish_failed = true;
+                free(content);
+                return;
+        }
+        if (t->publish_failed)
+                ap_daemon_log(AUTOPROCS_LOG_NOTICE, "publish-ok", t->spec.label,
+                              "target %s: its file in %s is written again", t->spec.label, dir);
+        t->publish_failed = false;
+        free(t->published);
+        t->published = content;
+}
+
+/* Read everything about @t; returns the new sample (NULL on ENOMEM). */
+static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish_dir)
+{
+        autoprocs_config *config = NULL;
+        autoprocs_facts *facts = NULL;
+        autoprocs_throttling th;
+        autoprocs_pressure pr;
+        ApSample *s;
+        bool exists, had_throttling = t->has_throttling, had_pressure = t->has_pressure;
+        int r = 0, r_th = -ENODATA, r_pr = -ENODATA;
+        char what[256];
+
+        s = ap_sample_new(t->spec.label);
+        if (!s)
+                return NULL;
+        s->probed = true;
+        s->is_self = t->spec.kind == AP_TARGET_SELF;
+
+        /* Every file read happens here: hand the processor to another task meanwhile. */
+        autoprocs_block_begin();
+        if (t->spec.kind == AP_TARGET_COMM) {
+                int pid = comm_find(t->spec.path, t->spec.pid);
+
+                if (pid > 0 && pid != t->spec.pid)
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "target-process", t->spec.label,
+                                      "target %s: process %d", t->spec.label, pid);
+                t->spec.pid = pid;
+        }
+        exists = target_exists(&t->spec);
+        if (exists) {
+                r = make_config(&t->spec, policy, &config);
+                if (r >= 0)
+                        r = autoprocs_detect(config, &facts);
+                if (r >= 0) {
+                        r_th = autoprocs_facts_throttling(facts, &th);
+                        r_pr = autoprocs_facts_pressure(facts, &pr);
+                }
+        }
+        autoprocs_block_end();
+        config = autoprocs_config_free(config);
+
+        if (!exists || r < 0) {
+                bool lost = !exists;
+
+                t->probe_errors[lost ? AP_PROBE_KIND_TARGET : AP_PROBE_KIND_DETECT]++;
+                if (lost && t->state != STATE_LOST)
+                        ap_daemon_log(t->state == STATE_NEW ? AUTOPROCS_LOG_NOTICE : AUTOPROCS_LOG_WARNING,
+                                      "target-lost", t->spec.label, "target %s: %s; retrying every interval",
+                                      t->spec.label, t->state == STATE_NEW ? "not there (yet)" : "gone");
+                else if (!lost && t->state != STATE_FAILED)
+                        ap_daemon_log(AUTOPROCS_LOG_WARNING, "probe-failed", t->spec.label,
+                                      "target %s: detection failed: %s; retrying every interval",
+                                      t->spec.label, strerror(-r));
+                t->state = lost ? STATE_LOST : STATE_FAILED;
+                s->ok = false;
+        } else {
+                bool has_limit = autoprocs_facts_has_limit(facts);
+                uint64_t quota = has_limit ? autoprocs_facts_quota_us(facts) : 0;
+                uint64_t period = has_limit ? autoprocs_facts_period_us(facts) : 0;
+                unsigned procs = autoprocs_facts_procs(facts);
+                unsigned affinity = autoprocs_facts_affinity_cpus(facts);
+                bool first = t->state == STATE_NEW;
+                bool changed = has_limit != t->has_limit || quota != t->quota_us ||
+                               period != t->period_us || procs != t->procs || affinity != t->affinity;
+
+                if (!first && t->state == STATE_FOUND && procs != t->procs && procs > 0 && t->procs > 0) {
+                        if (procs > t->procs)
+                                t->resizes_up++;
+                        else
+                                t->resizes_down++;
+                }
+                t->has_limit = has_limit;
+                t->quota_us = quota;
+                t->period_us = period;
+                t->procs = procs;
+                t->affinity = affinity;
+                describe_limit(t, what, sizeof(what));
+                if (t->state != STATE_FOUND)
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "target-found", t->spec.label, "target %s: %s%s",
+                                      t->spec.label, first ? "" : "found again: ", what);
+                else if (changed && t->spec.kind != AP_TARGET_SELF) /* self: the library logs it */
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "limit-changed", t->spec.label, "target %s: %s",
+                                      t->spec.label, what);
+                t->state = STATE_FOUND;
+
+                if (r_th == 0) {
+                        t->has_throttling = true;
+                        ap_counter_feed(&t->periods, th.nr_periods);
+                        ap_counter_feed(&t->throttled, th.nr_throttled);
+                        ap_counter_feed(&t->throttled_usec, th.throttled_usec);
+                        if (th.has_usage) {
+                                t->has_usage = true;
+                                ap_counter_feed(&t->usage, th.usage_usec);
+                        }
+                } else if (had_throttling) {
+                        t->probe_errors[AP_PROBE_KIND_CPU_STAT]++;
+                }
+                if (r_pr == 0) {
+                        t->has_pressure = true;
+                        ap_counter_feed(&t->psi_some, pr.some_total_usec);
+                        if (pr.has_full) {
+                                t->has_pressure_full = true;
+                                ap_counter_feed(&t->psi_full, pr.full_total_usec);
+                        }
+                } else if (had_pressure) {
+                        t->probe_errors[AP_PROBE_KIND_PRESSURE]++;
+                }
+
+                s->ok = true;
+                s->has_limit = has_limit;
+                if (has_limit && period > 0) {
+                        s->quota_seconds = (double)quota / 1e6;
+                        s->period_seconds = (double)period / 1e6;
+                        s->limit_cores = (double)quota / (double)period;
+                }
+                s->affinity_cpus = affinity;
+                s->recommended_procs = procs;
+                s->json = target_json(t, facts);
+                if (publish_dir) {
+                        autoprocs_block_begin();
+                        publish(t, publish_dir);
+                        autoprocs_block_end();
+                }
+        }
+        facts = autoprocs_facts_free(facts);
+
+        s->has_throttling = t->has_throttling;
+        s->has_usage = t->has_usage;
+        s->periods = t->periods.total;
+        s->throttled_periods = t->throttled.total;
+        s->throttled_usec = t->throttled_usec.total;
+        s->usage_usec = t->usage.total;
+        s->has_pressure = t->has_pressure;
+        s->has_pressure_full = t->has_pressure_full;
+        s->pressure_some_usec = t->psi_some.total;
+        s->pressure_full_usec = t->psi_full.total;
+        s->resizes_up = t->resizes_up;
+        s->resizes_down = t->resizes_down;
+        if (s->is_self) {
+                autoprocs_stats st;
+
+                /* The runtime's live resizes are what "resize" means for the daemon itself. */
+                if (autoprocs_stats_get(&st) == 0) {
+                        s->resizes_up = st.resizes_up;
+                        s->resizes_down = st.resizes_down;
+                }
+        }
+        memcpy(s->probe_errors, t->probe_errors, sizeof(s->probe_errors));
+        return s;
+}
+
+static void store(ApTarget *t, ApSample *s)
+{
+        ApTargets *set = t->set;
+        ApSample *old;
+
+        pthread_mutex_lock(&set->lock);
+        old = t->sample;
+        t->sample = s;
+        set->generation++;
+        pthread_mutex_unlock(&set->lock);
+        atomic_store(&set->last_publish_ns, now_ns());
+        ap_sample_unref(old);
+}
+
+static void tick(ApTarget *t)
+{
+        ApTargets *set = t->set;
+        autoprocs_policy policy;
+        char *dir = NULL;
+        ApSample *s;
+
+        pthread_mutex_lock(&set->lock);
+        policy = set->policy;
+        if (set->publish_dir)
+                dir = strdup(set->publish_dir);
+        pthread_mutex_unlock(&set->lock);
+
+        pthread_mutex_lock(&t->probe_lock);
+        s = probe(t, policy, dir);
+        pthread_mutex_unlock(&t->probe_lock);
+        free(dir);
+        if (s)
+                store(t, s);
+}
+
+/* Targets are spread over PHASE_SLOTS phases of the interval: a few small bursts of probes instead
+ * of one big one (which delays scrapes: p99 15.7 ms with 100 targets in one burst) or of one
+ * wakeup per target (each wakeup of the runtime costs more than the probe: 10 % of a core idle
+ * with 100 separate phases, against 1.7 % in one burst). */
+#define PHASE_SLOTS 8u
+
+/* A fixed phase in [0, 1) per label (FNV-1a), one of PHASE_SLOTS. */
+static double label_phase(const char *label)
+{
+        uint32_t h = 2166136261u;
+
+        for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+                h = (h ^ *p) * 16777619u;
+        return (double)(h % PHASE_SLOTS) / (double)PHASE_SLOTS;
+}
+
+static void target_loop(void *arg)
+{
+        ApTarget *t = arg;
+        bool first = true;
+
+        while (!atomic_load(&t->stop)) {
+                uint64_t interval, slept = 0;
+
+                tick(t);
+                pthread_mutex_lock(&t->set->lock);
+                interval = t->set->interval_ns;
+                pthread_mutex_unlock(&t->set->lock);
+                /* The first probe is at once (readiness); then each target keeps its phase. */
+                if (first) {
+                        slept = (uint64_t)((double)interval * (1.0 - label_phase(t->spec.label)));
+                        first = false;
+                }
+                while (slept < interval && !atomic_load(&t->stop)) {
+                        uint64_t step = AP_MIN(interval - slept, SLEEP_SLICE_NS);
+
+                        autoprocs_sleep_ns(step);
+                        slept += step;
+                }
+        }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The set
+ * ------------------------------------------------------------------------------------------- */
+
+static ApTarget *target_free(ApTarget *t)
+{
+        if (!t)
+                return NULL;
+        ap_target_spec_done(&t->spec);
+        ap_sample_unref(t->sample);
+        free(t->published);
+        pthread_mutex_destroy(&t->probe_lock);
+        free(t);
+        return NULL;
+}
+
+static ApTarget *target_new(ApTargets *set, const ApTargetSpec *spec)
+{
+        ApTarget *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return NULL;
+        t->set = set;
+        pthread_mutex_init(&t->probe_lock, NULL);
+        t->spec.kind = spec->kind;
+        t->spec.pid = spec->pid;
+        t->spec.label = strdup(spec->label);
+        t->spec.path = spec->path ? strdup(spec->path) : NULL;
+        t->sample = ap_sample_new(spec->label); /* not probed yet: /readyz says 503 */
+        if (!t->spec.label || (spec->path && !t->spec.path) || !t->sample)
+                return target_free(t);
+        atomic_init(&t->stop, false);
+        return t;
+}
+
+static void target_stop(ApTarget *t)
+{
+        atomic_store(&t->stop, true);
+        if (t->task) {
+                (void)autoprocs_task_join(t->task);
+                t->task = NULL;
+        }
+}
+
+int ap_targets_new(const ApTargetsOptions *opts, ApTargets **ret)
+{
+        ApTargets *set = calloc(1, sizeof(*set));
+        int r;
+
+        if (!set)
+                return -ENOMEM;
+        pthread_mutex_init(&set->lock, NULL);
+        atomic_init(&set->last_publish_ns, 0);
+        r = ap_targets_set_options(set, opts);
+        if (r < 0) {
+                ap_targets_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+ApTargets *ap_targets_free(ApTargets *set)
+{
+        if (!set)
+                return NULL;
+        ap_targets_stop_all(set);
+        for (size_t i = 0; i < set->n; i++)
+                target_free(set->targets[i]);
+        free(set->targets);
+        free(set->publish_dir);
+        pthread_mutex_destroy(&set->lock);
+        free(set);
+        return NULL;
+}
+
+int ap_targets_set_options(ApTargets *set, const ApTargetsOptions *opts)
+{
+        char *dir = NULL;
+
+        if (opts->publish_dir) {
+                dir = strdup(opts->publish_dir);
+                if (!dir)
+                        return -ENOMEM;
+        }
+        pthread_mutex_lock(&set->lock);
+        set->interval_ns = opts->interval_ns;
+        set->policy = opts->policy;
+        free(set->publish_dir);
+        set->publish_dir = dir;
+        pthread_mutex_unlock(&set->lock);
+        return 0;
+}
+
+void ap_targets_stop_all(ApTargets *set)
+{
+        /* Ask all first, then join: the slices of sleep run out in parallel. */
+        for (size_t i = 0; i < set->n; i++)
+                atomic_store(&set->targets[i]->stop, true);
+        for (size_t i = 0; i < set->n; i++)
+                target_stop(set->targets[i]);
+}
+
+static ApTarget *find(ApTargets *set, const char *label)
+{
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->targets[i]->spec.label, label) == 0)
+                        return set->targets[i];
+        return NULL;
+}
+
+int ap_targets_apply(ApTargets *set, const ApTargetSpec *specs, size_t n)
+{
+        ApTarget **next = calloc(n ? n : 1, sizeof(*next));
+        ApTarget **old;
+        size_t n_old;
+        int r = 0;
+
+        if (!next)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                next[i] = find(set, specs[i].label);
+                if (next[i])
+                        continue;
+                next[i] = target_new(set, &specs[i]);
+                if (!next[i]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = autoprocs_spawn(target_loop, next[i], &next[i]->task);
+                if (r < 0) {
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "target-start", specs[i].label,
+                                      "target %s: cannot start its task: %s", specs[i].label, strerror(-r));
+                        next[i] = target_free(next[i]);
+                        break;
+                }
+        }
+        if (r < 0) {
+                /* Stop what this call started; the old set stays. */
+                for (size_t i = 0; i < n; i++) {
+                        if (next[i] && !find(set, next[i]->spec.label)) {
+                                target_stop(next[i]);
+                                target_free(next[i]);
+                        }
+                }
+                free(next);
+                return r;
+        }
+
+        /* Targets no longer configured: stop them before they leave the store. */
+        for (size_t i = 0; i < set->n; i++) {
+                bool kept = false;
+
+                for (size_t j = 0; j < n && !kept; j++)
+                        kept = next[j] == set->targets[i];
+                if (!kept) {
+                        target_stop(set->targets[i]);
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "target-removed", set->targets[i]->spec.label,
+                                      "target %s: no longer watched", set->targets[i]->spec.label);
+                }
+        }
+        pthread_mutex_lock(&set->lock);
+        old = set->targets;
+        n_old = set->n;
+        set->targets = next;
+        set->n = n;
+        set->generation++;
+        pthread_mutex_unlock(&set->lock);
+        for (size_t i = 0; i < n_old; i++) {
+                bool kept = false;
+
+                for (size_t j = 0; j < n && !kept; j++)
+                        kept = next[j] == old[i];
+                if (!kept)
+                        target_free(old[i]);
+        }
+        free(old);
+        return 0;
+}
+
+int ap_targets_probe_now(ApTargets *set, const char *label)
+{
+        ApTarget *t = find(set, label);
+
+        if (!t)
+                return -ENOENT;
+        tick(t);
+        return 0;
+}
+
+int ap_targets_snapshot(ApTargets *set, ApSample ***ret_samples, size_t *ret_n, uint64_t *ret_generation)
+{
+        ApSample **v;
+
+        pthread_mutex_lock(&set->lock);
+        v = calloc(set->n ? set->n : 1, sizeof(*v));
+        if (!v) {
+                pthread_mutex_unlock(&set->lock);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < set->n; i++)
+                v[i] = ap_sample_ref(set->targets[i]->sample);
+        *ret_n = set->n;
+        if (ret_generation)
+                *ret_generation = set->generation;
+        pthread_mutex_unlock(&set->lock);
+        *ret_samples = v;
+        return 0;
+}
+
+void ap_targets_snapshot_free(ApSample **samples, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                ap_sample_unref(samples[i]);
+        free(samples);
+}
+
+bool ap_targets_ready(ApTargets *set)
+{
+        bool ready = true;
+
+        pthread_mutex_lock(&set->lock);
+        for (size_t i = 0; i < set->n && ready; i++)
+                ready = set->targets[i]->sample->probed;
+        pthread_mutex_unlock(&set->lock);
+        return ready;
+}
+
+uint64_t ap_targets_last_publish_ns(ApTargets *set)
+{
+        return atomic_load(&set->last_publish_ns);
+}
+
+size_t ap_targets_count(ApTargets *set)
+{
+        size_t n;
+
+        pthread_mutex_lock(&set->lock);
+        n = set->n;
+        pthread_mutex_unlock(&set->lock);
+        return n;
+}
+
+uint64_t ap_targets_generation(ApTargets *set)
+{
+        uint64_t g;
+
+        pthread_mutex_lock(&set->lock);
+        g = set->generation;
+        pthread_mutex_unlock(&set->lock);
+        return g;
+}

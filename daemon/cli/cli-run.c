@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `autoprocs run --cpus Q [--period-us P] [--cpuset LIST] [--json] -- CMD [ARGS...]`
+ *
+ * Reproduces a container's CPU limit on any Linux machine: creates a fresh cgroup
+ * autoprocs-run-<pid> with libcgroup (cgroup v1: cpu + cpuacct, + cpuset with --cpuset; v2:
+ * cpu.max), runs CMD inside it (fork, attach the child, exec), forwards SIGINT/SIGTERM/SIGHUP/
+ * SIGQUIT that were sent to us alone, and after CMD exits prints what the limit did, as time(1)
+ * does: CPU used, periods, throttled periods, throttled seconds.  --json prints instead the one
+ * line of CONTRACT-bench.md on stderr:
+ *     {"cpus","cpu_seconds","nr_periods","nr_throttled","throttled_seconds","exit_status"}
+ * The cgroup is removed afterwards in every case (CMD failed, CMD killed, Ctrl-C).
+ *
+ * cpu.stat of the new cgroup is read through the public detection API
+ * (autoprocs_config_set_cgroup_dir + autoprocs_facts_throttling), never parsed here.
+ *
+ * Exit: CMD's status (128 + N when killed by signal N); 125 bad usage or cgroup failure (one line
+ * saying why, e.g. not root), 126 CMD not executable, 127 CMD not found.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libcgroup.h>
+
+#include "autoprocs.h"
+#include "daemon/cli/cli.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/parse.h"
+
+#define EXIT_USAGE 125
+#define EXIT_CANNOT_RUN 126
+#define EXIT_NOT_FOUND 127
+
+static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t pending_signal;  /* arrived before the child existed */
+
+static void run_usage(FILE *f)
+{
+        fputs("Usage: autoprocs run --cpus Q [--period-us P] [--cpuset LIST] [--json] -- CMD [ARGS...]\n"
+              "Run CMD in a fresh cgroup limited to Q CPUs (quota Q*P per period P, default\n"
+              "P = 100000 us), then print CPU used, periods, throttled periods and seconds on\n"
+              "stderr (--json: one JSON line).  Needs root or a writable cgroup hierarchy.\n",
+              f);
+}
+
+/* libcgroup would print its own errors on stderr: we say once, ourselves, what failed. */
+static void quiet_logger(void *userdata, int level, const char *fmt, va_list ap)
+{
+        (void)userdata;
+        (void)level;
+        (void)fmt;
+        (void)ap;
+}
+
+/*
+ * Forward a signal sent to us alone.  A terminal's Ctrl-C (si_code SI_KERNEL) already reached
+ * the child, which shares our process group: sending it again would deliver it twice.
+ */
+static void forward_signal(int sig, siginfo_t *si, void *uctx)
+{
+        (void)uctx;
+        if (si && si->si_code == SI_KERNEL)
+                return;
+        if (child_pid > 0)
+                (void)kill((pid_t)child_pid, sig);
+        else
+                pending_signal = sig;
+}
+
+static const char *cg_strerror(int r)
+{
+        if (r == ECGOTHER)
+                return strerror(cgroup_get_last_errno());
+        return cgroup_strerror(r);
+}
+
+static bool cg_not_permitted(int r)
+{
+        int e = r == ECGOTHER ? cgroup_get_last_errno() : 0;
+
+        return r == ECGROUPNOTOWNER || r == ECGROUPNOTALLOWED || e == EACCES || e == EPERM ||
+               e == EROFS;
+}
+
+/* Which cgroup version holds the cpu controller for us (public detection API). */
+static int cpu_cgroup_version(void)
+{
+        autoprocs_facts *facts = NULL;
+        int v = 0;
+
+        if (autoprocs_detect(NULL, &facts) == 0)
+                v = autoprocs_facts_cgroup_version(facts);
+        autoprocs_facts_free(facts);
+        return v;
+}
+
+/* cpuset.mems of the hierarchy root: a v1 cpuset cgroup cannot take tasks before it is set. */
+static int root_cpuset_mems(char **ret)
+{
+        struct cgroup *root = cgroup_new_cgroup("/");
+        struct cgroup_controller *c;
+        int r;
+
+        if (!root)
+                return ECGFAIL;
+        /* cgroup_get_cgroup() fills the controllers itself from every hierarchy. */
+        r = cgroup_get_cgroup(root);
+        if (r == 0) {
+                c = cgroup_get_controller(root, "cpuset");
+                r = c ? cgroup_get_value_string(c, "cpuset.mems", ret) : ECGROUPVALUENOTEXIST;
+        }
+        cgroup_free(&root);
+        return r;
+}
+
+typedef struct RunSpec {
+        uint64_t millicpus;
+        uint64_t period_us;
+        uint64_t quota_us;
+        const char *cpuset;
+        bool json;
+        int version;
+} RunSpec;
+
+/* Build the cgroup description; nothing is created yet. */
+static int describe_cgroup(const char *name, const RunSpec *spec, struct cgroup **ret)
+{
+        struct cgroup *cg = cgroup_new_cgroup(name);
+        struct cgroup_controller *c;
+        _cleanup_free_ char *mems = NULL;
+        char buf[64];
+        int r = ECGFAIL;
+
+        if (!cg)
+                return ECGFAIL;
+        c = cgroup_add_controller(cg, "cpu");
+        if (!c)
+                goto fail;
+        if (spec->version == 2) {
+                (void)snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long)spec->quota_us,
+                               (unsigned long long)spec->period_us);
+                r = cgroup_add_value_string(c, "cpu.max", buf);
+                if (r)
+                        goto fail;
+        } else {
+                /* Period first: the kernel checks quota against the period in force. */
+                r = cgroup_add_value_uint64(c, "cpu.cfs_period_us", spec->period_us);
+                if (r == 0)
+                        r = cgroup_add_value_int64(c, "cpu.cfs_quota_us", (int64_t)spec->quota_us);
+                if (r)
+                        goto fail;
+                /* Usage (cpuacct.usage) for the summary, where a cpuacct hierarchy exists. */
+                char *mnt = NULL;
+
+                if (cgroup_get_subsys_mount_point("cpuacct", &mnt) == 0 && mnt &&
+                    !cgroup_get_controller(cg, "cpuacct"))
+                        (void)cgroup_add_controller(cg, "cpuacct");
+                free(mnt);
+        }
+        if (spec->cpuset) {
+                c = cgroup_add_controller(cg, "cpuset");
+                if (!c)
+                        goto fail;
+                r = cgroup_add_value_string(c, "cpuset.cpus", spec->cpuset);
+                if (r)
+                        goto fail;
+                if (spec->version != 2) {
+                        r = root_cpuset_mems(&mems);
+                        if (r)
+                                goto fail;
+                        r = cgroup_add_value_string(c, "cpuset.mems", mems);
+                        if (r)
+                                goto fail;
+                }
+        }
+        *ret = cg;
+        return 0;
+fail:
+        cgroup_free(&cg);
+        return r ? r : ECGFAIL;
+}
+
+/* Absolute directory of @name in the cpu hierarchy, for the public detection API. */
+static char *cpu_cgroup_dir(const char *name)
+{
+        char *mnt = NULL, *dir = NULL;
+
+        if (cgroup_get_subsys_mount_point("cpu", &mnt) != 0 || !mnt)
+                return NULL;
+        if (asprintf(&dir, "%s/%s", mnt, name) < 0)
+                dir = NULL;
+        free(mnt);
+        return dir;
+}
+
+static void print_summary(const RunSpec *spec, bool have, const autoprocs_throttling *t,
+                          double cpu_seconds, int exit_status)
+{
+        double cpus = (double)spec->millicpus / 1000.0;
+        double throttled = have ? (double)t->throttled_usec / 1e6 : 0.0;
+
+        if (spec->json) {
+                fprintf(stderr,
+                        "{\"cpus\":%.3f,\"cpu_seconds\":%.6f,\"nr_periods\":%llu,"
+                        "\"nr_throttled\":%llu,\"throttled_seconds\":%.6f,\"exit_status\":%d}\n",
+                        cpus, cpu_seconds, have ? (unsigned long long)t->nr_periods : 0ULL,
+                        have ? (unsigned long long)t->nr_throttled : 0ULL, throttled, exit_status);
+                return;
+        }
+        fprintf(stderr, "autoprocs run: %.3f CPUs (quota %llu us per %llu us period)\n", cpus,
+                (unsigned long long)spec->quota_us, (unsigned long long)spec->period_us);
+        fprintf(stderr, "  cpu used          %.3f s\n", cpu_seconds);
+        if (have) {
+                fprintf(stderr, "  periods           %llu\n", (unsigned long long)t->nr_periods);
+                fprintf(stderr, "  throttled periods %llu (%.1f %%)\n",
+                        (unsigned long long)t->nr_throttled,
+                        t->nr_periods ? 100.0 * (double)t->nr_throttled / (double)t->nr_periods : 0.0);
+                fprintf(stderr, "  throttled time    %.3f s\n", throttled);
+        } else {
+                fprintf(stderr, "  throttling        unknown (cpu.stat not readable)\n");
+        }
+        fprintf(stderr, "  exit status       %d\n", exit_status);
+}
+
+/*
+ * The cgroup's numbers, through the public API.  CPU used comes from the cgroup's usage when the
+ * detection found it (it also counts descendants CMD did not wait for), else from our rusage of
+ * the waited child tree.
+ */
+static void report(const RunSpec *spec, const char *name, const struct rusage *ru, int exit_status)
+{
+        autoprocs_config *config = NULL;
+        autoprocs_facts *facts = NULL;
+        autoprocs_throttling t = {};
+        _cleanup_free_ char *dir = cpu_cgroup_dir(name);
+        double cpu_seconds;
+        bool have = false;
+
+        cpu_seconds = (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+                      (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+        if (dir && autoprocs_config_new(&config) == 0 &&
+            autoprocs_config_set_cgroup_dir(config, dir) == 0 &&
+            autoprocs_detect(config, &facts) == 0 && autoprocs_facts_throttling(facts, &t) == 0) {
+                have = true;
+                if (t.has_usage)
+                        cpu_seconds = (double)t.usage_usec / 1e6;
+        }
+        autoprocs_facts_free(facts);
+        autoprocs_config_free(config);
+        print_summary(spec, have, &t, cpu_seconds, exit_status);
+}
+
+static int parse_args(int argc, char **argv, RunSpec *spec)
+{
+        static const struct option opts[] = {
+                { "cpus", required_argument, NULL, 'c' },   { "period-us", required_argument, NULL, 'p' },
+                { "cpuset", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },         {}
+        };
+        bool have_cpus = false;
+        int c;
+
+        *spec = (RunSpec){ .period_us = 100000 };
+        optind = 0; /* full reset: the dispatcher may have used getopt already */
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        if (ap_parse_milli(optarg, &spec->millicpus) < 0 || spec->millicpus == 0 ||
+                            spec->millicpus > 1000000) {
+                                fprintf(stderr, "autoprocs run: --cpus: bad CPU amount '%s' "
+                                        "(e.g. 0.5, 1.5, at most 3 decimals)\n", optarg);
+                                return -EINVAL;
+                        }
+                        have_cpus = true;
+                        break;
+                case 'p':
+                        if (ap_parse_u64(optarg, &spec->period_us) < 0 || spec->period_us < 1000 ||
+                            spec->period_us > 1000000) {
+                                fprintf(stderr, "autoprocs run: --period-us: '%s' is not a period "
+                                        "of 1000..1000000 us\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 's':
+                        if (!*optarg || strspn(optarg, "0123456789,-") != strlen(optarg)) {
+                                fprintf(stderr, "autoprocs run: --cpuset: '%s' is not a CPU list "
+                                        "(e.g. 0-1,3)\n", optarg);
+                                return -EINVAL;
+                        }
+                        spec->cpuset = optarg;
+                        break;
+                case 'j':
+                        spec->json = true;
+                        break;
+                case 'h':
+                        run_usage(stdout);
+                        return 1;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (!have_cpus) {
+                fprintf(stderr, "autoprocs run: --cpus is required\n");
+                return -EINVAL;
+        }
+        if (optind >= argc) {
+                fprintf(stderr, "autoprocs run: no command given\n");
+                return -EINVAL;
+        }
+        spec->quota_us = spec->millicpus * spec->period_us / 1000;
+        if (spec->quota_us < 1000) {
+                fprintf(stderr, "autoprocs run: --cpus %s with a %llu us period gives a quota below "
+                        "the kernel's 1000 us minimum\n", argv[optind - 1],
+                        (unsigned long long)spec->period_us);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Fork; the child waits until it is in the cgroup, then execs.  Exec errors come back on a pipe. */
+static int spawn_in_cgroup(struct cgroup *cg, char **cmd, pid_t *ret_pid, int *ret_exec_errno)
+{
+        int go[2], err[2], r, e = 0;
+        pid_t pid;
+        char c = 0;
+        ssize_t n;
+
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return -errno;
+        if (pipe2(err, O_CLOEXEC) < 0) {
+                r = -errno;
+                close(go[0]);
+                close(go[1]);
+                return r;
+        }
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(go[0]);
+                close(go[1]);
+                close(err[0]);
+                close(err[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(go[1]);
+                close(err[0]);
+                /* Parent gone or attach failed (pipe closed without a byte): do not run unlimited. */
+                if (read(go[0], &c, 1) != 1)
+                        _exit(EXIT_CANNOT_RUN);
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                signal(SIGQUIT, SIG_DFL);
+                execvp(cmd[0], cmd);
+                e = errno;
+                (void)!write(err[1], &e, sizeof(e));
+                _exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN);
+        }
+        close(go[0]);
+        close(err[1]);
+        child_pid = pid;
+        r = cgroup_attach_task_pid(cg, pid);
+        if (r != 0) {
+                close(go[1]); /* the child exits without running CMD */
+                close(err[0]);
+                (void)waitpid(pid, NULL, 0);
+                child_pid = 0;
+                return r; /* positive: a libcgroup code */
+        }
+        (void)!write(go[1], &c, 1);
+        close(go[1]);
+        do
+                n = read(err[0], &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        close(err[0]);
+        *ret_exec_errno = n == (ssize_t)sizeof(e) ? e : 0;
+        *ret_pid = pid;
+        return 0;
+}
+
+int ap_cli_run(int argc, char **argv)
+{
+        struct sigaction sa = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+        static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+        struct cgroup *cg = NULL;
+        struct rusage ru = {};
+        char name[64];
+        RunSpec spec;
+        pid_t pid = 0;
+        int r, status = 0, exit_status, exec_errno = 0;
+
+        r = parse_args(argc, argv, &spec);
+        if (r > 0)
+                return 0;
+        if (r < 0) {
+                run_usage(stderr);
+                return EXIT_USAGE;
+        }
+
+        cgroup_set_logger(quiet_logger, CGROUP_LOG_ERROR, NULL);
+        r = cgroup_init();
+        if (r != 0) {
+                fprintf(stderr, "autoprocs run: libcgroup: %s (is a cgroup hierarchy mounted?)\n",
+                        cg_strerror(r));
+                return EXIT_USAGE;
+        }
+        spec.version = cpu_cgroup_version();
+        if (spec.version == 0) {
+                fprintf(stderr, "autoprocs run: no cgroup hierarchy with the cpu controller found\n");
+                return EXIT_USAGE;
+        }
+        (void)snprintf(name, sizeof(name), "autoprocs-run-%ld", (long)getpid());
+        r = describe_cgroup(name, &spec, &cg);
+        if (r != 0) {
+                fprintf(stderr, "autoprocs run: describing cgroup %s: %s\n", name, cg_strerror(r));
+                return EXIT_USAGE;
+        }
+
+        /* Forward signals before the cgroup exists, so that none is lost between the two. */
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+                (void)sigaction(fwd[i], &sa, NULL);
+
+        r = cgroup_create_cgroup(cg, 0);
+        if (r != 0) {
+                if (cg_not_permitted(r))
+                        fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s (needs root "
+                                "or a writable cgroup hierarchy)\n", name, cg_strerror(r));
+                else
+                        fprintf(stderr, "autoprocs run: cannot create cgroup %s (cpus %.3f, "
+                                "period %llu us): %s\n", name, (double)spec.millicpus / 1000.0,
+                                (unsigned long long)spec.period_us, cg_strerror(r));
+                /* It may exist half made (one hierarchy of several): remove what is there. */
+                (void)cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION);
+                cgroup_free(&cg);
+                return EXIT_USAGE;
+        }
+
+        r = spawn_in_cgroup(cg, argv + optind, &pid, &exec_errno);
+        if (r != 0) {
+                if (r > 0)
+                        fprintf(stderr, "autoprocs run: cannot move the child into %s: %s\n", name,
+                                cg_strerror(r));
+                else
+                        fprintf(stderr, "autoprocs run: fork: %s\n", strerror(-r));
+                exit_status = EXIT_USAGE;
+                goto out;
+        }
+        if (exec_errno)
+                fprintf(stderr, "autoprocs run: %s: %s\n", argv[optind], strerror(exec_errno));
+        else if (pending_signal)
+                (void)kill(pid, pending_signal); /* sent to us while the cgroup was being made */
+
+        while (wait4(pid, &status, 0, &ru) < 0) {
+                if (errno != EINTR) {
+                        fprintf(stderr, "autoprocs run: wait: %s\n", strerror(errno));
+                        status = EXIT_CANNOT_RUN << 8;
+                        break;
+                }
+        }
+        child_pid = 0;
+        exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+                      : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : EXIT_CANNOT_RUN;
+        if (!exec_errno)
+                report(&spec, name, &ru, exit_status);
+out:
+        /* Tasks CMD left behind are moved to the parent so that the directory always goes. */
+        r = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION);
+        if (r != 0)
+                fprintf(stderr, "autoprocs run: removing cgroup %s: %s\n", name, cg_strerror(r));
+        cgroup_free(&cg);
+        return exit_status;
+}
