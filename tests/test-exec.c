@@ -98,8 +98,13 @@ START_TEST(test_sets_every_variable)
         ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d, stderr: %s",
                       r.status, r.err);
         for (size_t i = 0; i < sizeof(count_vars) / sizeof(count_vars[0]); i++)
-                expect_var(&r, count_vars[i], "2");
+                expect_var(&r, count_vars[i], strcmp(count_vars[i], "UV_THREADPOOL_SIZE") == 0 ? "4" : "2");
         expect_var(&r, "KEEP", "me");
+        /* One line on stderr says what was set and why. */
+        ck_assert_msg(strncmp(r.err, "autoprocs exec: GOMAXPROCS=2 ", 29) == 0, "stderr: %s", r.err);
+        ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "2 processors (limit 1.5 CPUs on cgroup /app.slice/app.service"));
+        ck_assert_ptr_nonnull(strstr(r.err, "UV_THREADPOOL_SIZE=4 is libuv's default (never fewer)"));
         expect_var(&r, "JAVA_TOOL_OPTIONS", NULL);
 }
 END_TEST
@@ -151,8 +156,9 @@ START_TEST(test_autoprocs_procs_is_the_count)
         run_cli(&r, args, envp);
         ck_assert_int_eq(WEXITSTATUS(r.status), 0);
         expect_var(&r, "GOMAXPROCS", "3");
-        expect_var(&r, "UV_THREADPOOL_SIZE", "3");
+        expect_var(&r, "UV_THREADPOOL_SIZE", "4");     /* never below libuv's 4 */
         expect_var(&r, "AUTOPROCS_PROCS", "3");
+        ck_assert_ptr_nonnull(strstr(r.err, "(AUTOPROCS_PROCS)"));
 }
 END_TEST
 
@@ -206,7 +212,7 @@ END_TEST
 
 START_TEST(test_not_found)
 {
-        const char *args[] = { "exec", "--", "autoprocs-no-such-command-xyz", NULL };
+        const char *args[] = { "exec", "--quiet", "--", "autoprocs-no-such-command-xyz", NULL };
         Run r;
 
         run_cli(&r, args, NULL);
@@ -232,6 +238,24 @@ START_TEST(test_bad_usage)
                               "case %zu: status %d", i, r.status);
                 ck_assert_msg(strstr(r.err, "autoprocs exec") != NULL, "case %zu: '%s'", i, r.err);
         }
+}
+END_TEST
+
+START_TEST(test_uv_pool_and_quiet)
+{
+        const char *many[] = { "exec", "--quiet", "--", "env", NULL };
+        const char *envp[] = { "PATH=/usr/bin:/bin", "AUTOPROCS_PROCS=6", NULL };
+        const char *kept[] = { "PATH=/usr/bin:/bin", "AUTOPROCS_PROCS=6", "OMP_NUM_THREADS=1", NULL };
+        const char *loud[] = { "exec", "--", "env", NULL };
+        Run r;
+
+        run_cli(&r, many, envp);
+        ck_assert_int_eq(WEXITSTATUS(r.status), 0);
+        expect_var(&r, "UV_THREADPOOL_SIZE", "6");     /* above 4: the count */
+        ck_assert_str_eq(r.err, "");                   /* --quiet */
+        run_cli(&r, loud, kept);
+        expect_var(&r, "OMP_NUM_THREADS", "1");
+        ck_assert_msg(strstr(r.err, "; kept OMP_NUM_THREADS=1 AUTOPROCS_PROCS=6 (already set; --force replaces)") != NULL, "%s", r.err);
 }
 END_TEST
 
@@ -266,6 +290,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_signal_passes_through);
         tcase_add_test(tc, test_not_found);
         tcase_add_test(tc, test_bad_usage);
+        tcase_add_test(tc, test_uv_pool_and_quiet);
         tcase_add_test(tc, test_live_system);
         suite_add_tcase(s, tc);
         return s;

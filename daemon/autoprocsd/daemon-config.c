@@ -282,17 +282,21 @@ int ap_daemon_args_parse(int argc, char **argv, ApDaemonArgs *ret, char **ret_er
                         a.version = true;
                         break;
                 case ':':
-                        r = errorf(ret_error, "%s needs an argument", argv[optind - 1]);
+                        r = errorf(ret_error, "%s: needs a value (see autoprocsd --help)", argv[optind - 1]);
                         break;
                 default:
-                        r = errorf(ret_error, "unknown option %s (see --help)", argv[optind - 1]);
+                        r = errorf(ret_error, "%.*s: %s (see autoprocsd --help)",
+                                   (int)strcspn(argv[optind - 1], "="), argv[optind - 1],
+                                   optopt && strncmp(argv[optind - 1], "--", 2) == 0 ? "takes no value"
+                                                                                     : "unknown option");
                         break;
                 }
                 if (r < 0)
                         goto fail;
         }
         if (optind < argc) {
-                r = errorf(ret_error, "unexpected argument \"%s\" (see --help)", argv[optind]);
+                r = errorf(ret_error, "\"%s\": unexpected argument (autoprocsd takes options only; see "
+                           "autoprocsd --help)", argv[optind]);
                 goto fail;
         }
         *ret = a;
@@ -395,6 +399,18 @@ static char *strip(char *s)
         return s;
 }
 
+/* A value in matching double or single quotes (as an EnvironmentFile has it) loses them. */
+static char *unquote(char *s)
+{
+        size_t n = strlen(s);
+
+        if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+                s[n - 1] = '\0';
+                return s + 1;
+        }
+        return s;
+}
+
 static const char *file_why;
 
 /* Check one value of the file at once, so that an error can name its line. */
@@ -462,7 +478,7 @@ static int raw_from_file(Raw *r, const char *path, char **ret_error)
                 if (*value == '=')
                         value++;
                 *sep = '\0';
-                value = strip(value);
+                value = unquote(strip(value));
                 if (*value == '\0')
                         return errorf(ret_error, "%s:%u: %s has an empty value", path, lineno, key);
                 k = validate_value(key, value);

@@ -16,11 +16,14 @@
 #include <unistd.h>
 
 #include "autoprocs.h"
+#include "daemon/cli/cli-options.h"
 #include "daemon/cli/cli.h"
 #include "lib/util/parse.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
+
+enum { OPT_JSON = AP_OPT_OWN };
 
 static void detect_usage(FILE *f)
 {
@@ -28,27 +31,11 @@ static void detect_usage(FILE *f)
               "                        [--policy go125|ceil|floor|automaxprocs] [--min N] [--reserve CPUS]\n"
               "Report this process's (or PID's, or cgroup DIR's) CPU limit, where it comes from,\n"
               "the CPUs it may run on, the recommended processor count and the throttling so far.\n"
-              "  --json          one JSON object (fields: CONTRACT-detect.md)\n"
-              "  --root DIR      read procfs/sysfs below DIR instead of / (a fixture, /proc/PID/root)\n"
-              "  --pid PID       describe process PID instead of this one\n"
-              "  --cgroup DIR    describe a cgroup directory instead of a process\n"
-              "  --policy P      rounding policy (default go125)\n"
-              "  --min N         lowest count any policy may return\n"
-              "  --reserve CPUS  CPUs to subtract from the limit before rounding, e.g. 0.5\n",
+              "  --json          one JSON object (fields: docs/schema/detect.json)\n"
+              AP_CLI_SIZING_HELP
+              AP_CLI_STD_HELP
+              "Exit: 0 ok, 1 no CPU count found, 2 bad usage.\n",
               f);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fputs("autoprocs detect: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        return EXIT_USAGE;
 }
 
 /* The limit as a decimal string, exact to 6 places, from integers (no locale). */
@@ -78,15 +65,18 @@ static void report(const autoprocs_facts *f, FILE *out)
                 fprintf(out, "cgroup:       v%d %s\n", autoprocs_facts_cgroup_version(f), path ? path : "(unknown)");
         if (autoprocs_facts_has_limit(f)) {
                 cpus_string(autoprocs_facts_quota_us(f), autoprocs_facts_period_us(f), cpus, sizeof(cpus));
-                fprintf(out, "CPU limit:    %s CPUs (quota %llu us per period %llu us)\n", cpus,
+                fprintf(out, "CPU limit:    %s CPU%s (quota %llu us per period %llu us)\n", cpus,
+                        strcmp(cpus, "1") == 0 ? "" : "s",
                         (unsigned long long)autoprocs_facts_quota_us(f),
                         (unsigned long long)autoprocs_facts_period_us(f));
                 fprintf(out, "  set by:     cgroup %s\n", autoprocs_facts_limit_cgroup(f));
                 fprintf(out, "  in file:    %s\n", autoprocs_facts_limit_file(f) ? autoprocs_facts_limit_file(f) : "?");
         } else
                 fprintf(out, "CPU limit:    none found (unlimited%s)\n", nw ? "; see the warnings" : "");
-        fprintf(out, "affinity:     %u CPUs\n", autoprocs_facts_affinity_cpus(f));
-        fprintf(out, "recommended:  %u processors (policy %s)\n", autoprocs_facts_procs(f),
+        fprintf(out, "affinity:     %u CPU%s\n", autoprocs_facts_affinity_cpus(f),
+                AP_CLI_PLURAL(autoprocs_facts_affinity_cpus(f)));
+        fprintf(out, "recommended:  %u processor%s (policy %s)\n", autoprocs_facts_procs(f),
+                AP_CLI_PLURAL(autoprocs_facts_procs(f)),
                 autoprocs_policy_to_string(autoprocs_facts_policy(f)));
         if (autoprocs_facts_throttling(f, &t) == 0) {
                 fprintf(out, "throttling:   %llu of %llu periods throttled, %llu.%06llu s throttled in total\n",
@@ -113,103 +103,52 @@ static void report(const autoprocs_facts *f, FILE *out)
 int ap_cli_detect(int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "json", no_argument, NULL, 'j' },         { "root", required_argument, NULL, 'R' },
-                { "pid", required_argument, NULL, 'P' },    { "cgroup", required_argument, NULL, 'C' },
-                { "policy", required_argument, NULL, 'p' }, { "min", required_argument, NULL, 'm' },
-                { "reserve", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+                AP_CLI_STD_OPTIONS,
+                AP_CLI_SIZING_OPTIONS,
+                { "json", no_argument, NULL, OPT_JSON },
                 {}
         };
-        autoprocs_config *config = NULL;
+        static const ApCli cli = { .name = "detect", .usage_status = EXIT_USAGE, .usage = detect_usage };
+        ApCliSizing sz;
         autoprocs_facts *facts = NULL;
-        const char *root = NULL;
+        autoprocs_config *config;
         bool json = false;
-        unsigned pid = 0;
         int c, r, ret = EXIT_USAGE;
 
-        r = autoprocs_config_new(&config);
-        if (r < 0) {
-                fprintf(stderr, "autoprocs detect: %s\n", strerror(-r));
+        if (ap_cli_sizing_init(&sz) < 0) {
+                fprintf(stderr, "autoprocs detect: %s\n", strerror(ENOMEM));
                 return EXIT_FAIL;
         }
+        config = sz.config;
         optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-                autoprocs_policy pol;
-                unsigned v;
-                uint64_t m;
-                struct stat st;
-
+        while ((c = ap_cli_next(&cli, argc, argv, opts, &ret)) != -1) {
+                if (c == -2)
+                        goto out;
+                r = ap_cli_sizing_option(&cli, &sz, c, optarg);
+                if (r < 0)
+                        goto out;
+                if (r == 0)
+                        continue;
                 switch (c) {
-                case 'j':
+                case OPT_JSON:
                         json = true;
                         break;
-                case 'R':
-                        if (!*optarg || stat(optarg, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                                ret = usage_error("--root: '%s' is not a directory", optarg);
-                                goto out;
-                        }
-                        root = optarg;
-                        (void)autoprocs_config_set_root(config, optarg);
-                        break;
-                case 'P':
-                        if (ap_parse_uint_range(optarg, 1, 0x7fffffff, &v) < 0) {
-                                ret = usage_error("--pid: '%s' is not a process id", optarg);
-                                goto out;
-                        }
-                        pid = v;
-                        (void)autoprocs_config_set_pid(config, (int)v);
-                        break;
-                case 'C':
-                        if (!*optarg) {
-                                ret = usage_error("--cgroup: empty directory");
-                                goto out;
-                        }
-                        (void)autoprocs_config_set_cgroup_dir(config, optarg);
-                        break;
-                case 'p':
-                        if (autoprocs_policy_from_string(optarg, &pol) < 0) {
-                                ret = usage_error("--policy: unknown policy '%s' (go125, ceil, floor, automaxprocs)",
-                                                  optarg);
-                                goto out;
-                        }
-                        (void)autoprocs_config_set_policy(config, pol);
-                        break;
-                case 'm':
-                        if (ap_parse_uint_range(optarg, 0, 1000000, &v) < 0) {
-                                ret = usage_error("--min: '%s' is not a count (0 .. 1000000)", optarg);
-                                goto out;
-                        }
-                        (void)autoprocs_config_set_min(config, v);
-                        break;
-                case 'r':
-                        if (ap_parse_milli(optarg, &m) < 0 || autoprocs_config_set_reserve_millicpus(config, m) < 0) {
-                                ret = usage_error("--reserve: '%s' is not a CPU amount (e.g. 0.5, at most 3 decimals)",
-                                                  optarg);
-                                goto out;
-                        }
-                        break;
-                case 'h':
-                        detect_usage(stdout);
-                        ret = 0;
-                        goto out;
-                case ':':
-                        ret = usage_error("%s: missing argument", argv[optind - 1]);
-                        goto out;
                 default:
-                        ret = usage_error("unknown option '%s'", argv[optind - 1]);
-                        goto out;
+                        abort(); /* every code of opts[] is handled */
                 }
         }
+        ret = EXIT_USAGE;
         if (optind < argc) {
-                ret = usage_error("unexpected argument '%s'", argv[optind]);
+                ret = ap_cli_error(&cli, "'%s': unexpected argument (detect takes options only; see "
+                                   "autoprocs detect --help)", argv[optind]);
                 goto out;
         }
+        if (ap_cli_sizing_check(&cli, &sz) < 0)
+                goto out;
         r = autoprocs_detect(config, &facts);
         if (r == -ESRCH) {
-                char num[16];
-
-                snprintf(num, sizeof(num), "%u", pid);
-                ret = usage_error("--pid: no process %s%s", num, root ? " below --root" : "");
+                ret = ap_cli_error(&cli, "--pid: no process %u%s (expected a running process)", sz.pid,
+                                   sz.root ? " below --root" : "");
                 goto out;
         }
         if (r < 0) {
@@ -234,6 +173,6 @@ int ap_cli_detect(int argc, char **argv)
         ret = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
 out:
         autoprocs_facts_free(facts);
-        autoprocs_config_free(config);
+        ap_cli_sizing_done(&sz);
         return ret;
 }

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@
 #include <libcgroup.h>
 
 #include "autoprocs.h"
+#include "daemon/cli/cli-options.h"
 #include "daemon/cli/cli.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/parse.h"
@@ -42,15 +44,24 @@
 #define EXIT_CANNOT_RUN 126
 #define EXIT_NOT_FOUND 127
 
+enum { OPT_CPUS = AP_OPT_OWN, OPT_PERIOD, OPT_CPUSET, OPT_JSON };
+
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending_signal;  /* arrived before the child existed */
 
 static void run_usage(FILE *f)
 {
-        fputs("Usage: autoprocs run --cpus Q [--period-us P] [--cpuset LIST] [--json] -- CMD [ARGS...]\n"
+        fputs("Usage: autoprocs run --cpus Q [--period-us P] [--cpuset LIST] [--json] [--] CMD [ARGS...]\n"
               "Run CMD in a fresh cgroup limited to Q CPUs (quota Q*P per period P, default\n"
               "P = 100000 us), then print CPU used, periods, throttled periods and seconds on\n"
-              "stderr (--json: one JSON line).  Needs root or a writable cgroup hierarchy.\n",
+              "stderr (--json: one JSON line).  Needs root or a writable cgroup hierarchy.\n"
+              "  --cpus Q        CPUs, 0.001 .. the machine's online CPUs, at most 3 decimals\n"
+              "  --period-us P   the enforcement period, 1000 .. 1000000 us\n"
+              "  --cpuset LIST   CPUs CMD may run on, e.g. 0-1,3 (a subset of this process's)\n"
+              "  --json          the summary as one JSON line\n"
+              AP_CLI_STD_HELP
+              "Exit: CMD's status (128+N if killed by signal N); 125 bad usage or no cgroup,\n"
+              "126 CMD not executable, 127 CMD not found.\n",
               f);
 }
 
@@ -261,68 +272,170 @@ static void report(const RunSpec *spec, const char *name, const struct rusage *r
         print_summary(spec, have, &t, cpu_seconds, exit_status);
 }
 
+/* The CPUs this process may run on (the new cgroup's tasks inherit them); NULL if unknown. */
+static cpu_set_t *allowed_cpus(size_t *ret_size)
+{
+        for (unsigned n = 1024; n <= (1u << 20); n *= 2) {
+                size_t size = CPU_ALLOC_SIZE(n);
+                cpu_set_t *set = CPU_ALLOC(n);
+
+                if (!set)
+                        return NULL;
+                if (sched_getaffinity(0, size, set) == 0) {
+                        *ret_size = size;
+                        return set;
+                }
+                CPU_FREE(set);
+                if (errno != EINVAL)
+                        return NULL;
+        }
+        return NULL;
+}
+
+/* The allowed CPUs as a list ("0-1,3") into @buf. */
+static void format_cpus(const cpu_set_t *set, size_t size, char *buf, size_t bufsize)
+{
+        size_t n = 0, max = size * 8;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < max && n + 24 < bufsize; i++) {
+                size_t j = i;
+
+                if (!CPU_ISSET_S(i, size, set))
+                        continue;
+                while (j + 1 < max && CPU_ISSET_S(j + 1, size, set))
+                        j++;
+                n += (size_t)snprintf(buf + n, bufsize - n, j > i ? "%s%zu-%zu" : "%s%zu", n ? "," : "", i, j);
+                i = j;
+        }
+}
+
+/* Check the --cpuset list: syntax, and every CPU one we may use (else the kernel's ERANGE). */
+static int check_cpuset(const ApCli *cli, const char *list, const cpu_set_t *allowed, size_t size)
+{
+        char have[256];
+        const char *p = list;
+
+        if (allowed)
+                format_cpus(allowed, size, have, sizeof(have));
+        else
+                (void)snprintf(have, sizeof(have), "?");
+        for (;;) {
+                uint64_t a, b;
+                char *end;
+
+                if (*p < '0' || *p > '9')
+                        goto bad;
+                errno = 0;
+                a = b = strtoull(p, &end, 10);
+                if (errno || a > 65535)
+                        goto bad;
+                p = end;
+                if (*p == '-') {
+                        p++;
+                        if (*p < '0' || *p > '9')
+                                goto bad;
+                        b = strtoull(p, &end, 10);
+                        if (errno || b > 65535 || b < a)
+                                goto bad;
+                        p = end;
+                }
+                for (uint64_t c = a; c <= b; c++) {
+                        if (allowed && (c >= size * 8 || !CPU_ISSET_S(c, size, allowed)))
+                                return ap_cli_error(cli, "--cpuset: CPU %llu is not one this process may run on "
+                                                    "(expected CPUs within %s)", (unsigned long long)c, have),
+                                       -EINVAL;
+                }
+                if (*p == '\0')
+                        break;
+                if (*p++ != ',')
+                        goto bad;
+        }
+        return 0;
+bad:
+        (void)ap_cli_error(cli, "--cpuset: '%s' is not a CPU list (expected e.g. 0-1,3 within %s)", list, have);
+        return -EINVAL;
+}
+
+/* @retval 0 run  @retval 1 --help/--version printed  @retval -EINVAL usage error printed */
 static int parse_args(int argc, char **argv, RunSpec *spec)
 {
         static const struct option opts[] = {
-                { "cpus", required_argument, NULL, 'c' },   { "period-us", required_argument, NULL, 'p' },
-                { "cpuset", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },         {}
+                AP_CLI_STD_OPTIONS,
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "period-us", required_argument, NULL, OPT_PERIOD },
+                { "cpuset", required_argument, NULL, OPT_CPUSET },
+                { "json", no_argument, NULL, OPT_JSON },
+                {}
         };
-        bool have_cpus = false;
-        int c;
+        static const ApCli cli = { .name = "run", .usage_status = EXIT_USAGE, .usage = run_usage };
+        const char *cpus_text = NULL;
+        cpu_set_t *allowed;
+        size_t allowed_size = 0;
+        long online;
+        int c, status, r = 0;
 
         *spec = (RunSpec){ .period_us = 100000 };
         optind = 0; /* full reset: the dispatcher may have used getopt already */
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        while ((c = ap_cli_next(&cli, argc, argv, opts, &status)) != -1) {
                 switch (c) {
-                case 'c':
-                        if (ap_parse_milli(optarg, &spec->millicpus) < 0 || spec->millicpus == 0 ||
-                            spec->millicpus > 1000000) {
-                                fprintf(stderr, "autoprocs run: --cpus: bad CPU amount '%s' "
-                                        "(e.g. 0.5, 1.5, at most 3 decimals)\n", optarg);
+                case -2:
+                        return status == 0 ? 1 : -EINVAL;
+                case OPT_CPUS:
+                        if (ap_parse_milli(optarg, &spec->millicpus) < 0 || spec->millicpus == 0) {
+                                (void)ap_cli_error(&cli, "--cpus: '%s' is not a CPU amount (expected e.g. 0.5 or "
+                                                   "1.5, at most 3 decimals, above 0)", optarg);
                                 return -EINVAL;
                         }
-                        have_cpus = true;
+                        cpus_text = optarg;
                         break;
-                case 'p':
+                case OPT_PERIOD:
                         if (ap_parse_u64(optarg, &spec->period_us) < 0 || spec->period_us < 1000 ||
                             spec->period_us > 1000000) {
-                                fprintf(stderr, "autoprocs run: --period-us: '%s' is not a period "
-                                        "of 1000..1000000 us\n", optarg);
+                                (void)ap_cli_error(&cli, "--period-us: '%s' is not a period (expected 1000 .. "
+                                                   "1000000 us)", optarg);
                                 return -EINVAL;
                         }
                         break;
-                case 's':
-                        if (!*optarg || strspn(optarg, "0123456789,-") != strlen(optarg)) {
-                                fprintf(stderr, "autoprocs run: --cpuset: '%s' is not a CPU list "
-                                        "(e.g. 0-1,3)\n", optarg);
-                                return -EINVAL;
-                        }
+                case OPT_CPUSET:
                         spec->cpuset = optarg;
                         break;
-                case 'j':
+                case OPT_JSON:
                         spec->json = true;
                         break;
-                case 'h':
-                        run_usage(stdout);
-                        return 1;
                 default:
-                        return -EINVAL;
+                        abort(); /* every code of opts[] is handled */
                 }
         }
-        if (!have_cpus) {
-                fprintf(stderr, "autoprocs run: --cpus is required\n");
+        if (!cpus_text) {
+                (void)ap_cli_error(&cli, "--cpus: missing (expected --cpus Q, e.g. --cpus 0.5)");
                 return -EINVAL;
         }
         if (optind >= argc) {
-                fprintf(stderr, "autoprocs run: no command given\n");
+                (void)ap_cli_error(&cli, "no command given (expected autoprocs run --cpus Q -- CMD [ARGS...])");
+                return -EINVAL;
+        }
+        allowed = allowed_cpus(&allowed_size);
+        if (spec->cpuset)
+                r = check_cpuset(&cli, spec->cpuset, allowed, allowed_size);
+        if (allowed)
+                CPU_FREE(allowed);
+        if (r < 0)
+                return r;
+        /* A quota above the machine's online CPUs can never bind: CMD would run unthrottled under
+         * what looks like a limit.  Above the --cpuset or our affinity it is a real container
+         * shape (a limit larger than the cpuset) and stays allowed. */
+        online = sysconf(_SC_NPROCESSORS_ONLN);
+        if (online > 0 && spec->millicpus > (uint64_t)online * 1000) {
+                (void)ap_cli_error(&cli, "--cpus: %s is more than the %ld CPU%s of this machine (expected "
+                                   "0.001 .. %ld)", cpus_text, online, AP_CLI_PLURAL(online), online);
                 return -EINVAL;
         }
         spec->quota_us = spec->millicpus * spec->period_us / 1000;
         if (spec->quota_us < 1000) {
-                fprintf(stderr, "autoprocs run: --cpus %s with a %llu us period gives a quota below "
-                        "the kernel's 1000 us minimum\n", argv[optind - 1],
-                        (unsigned long long)spec->period_us);
+                (void)ap_cli_error(&cli, "--cpus: %s with a %llu us period gives a quota below the kernel's "
+                                   "1000 us (expected at least %.3f CPUs, or a longer --period-us)", cpus_text,
+                                   (unsigned long long)spec->period_us, 1000.0 / (double)spec->period_us);
                 return -EINVAL;
         }
         return 0;
@@ -404,10 +517,8 @@ int ap_cli_run(int argc, char **argv)
         r = parse_args(argc, argv, &spec);
         if (r > 0)
                 return 0;
-        if (r < 0) {
-                run_usage(stderr);
+        if (r < 0)
                 return EXIT_USAGE;
-        }
 
         cgroup_set_logger(quiet_logger, CGROUP_LOG_ERROR, NULL);
         r = cgroup_init();
@@ -438,6 +549,10 @@ int ap_cli_run(int argc, char **argv)
                 if (cg_not_permitted(r))
                         fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s (needs root "
                                 "or a writable cgroup hierarchy)\n", name, cg_strerror(r));
+                else if (spec.cpuset && r == ECGOTHER &&
+                         (cgroup_get_last_errno() == ERANGE || cgroup_get_last_errno() == EINVAL))
+                        fprintf(stderr, "autoprocs run: --cpuset: the kernel refused '%s' for %s: %s "
+                                "(expected CPUs of the parent cpuset)\n", spec.cpuset, name, cg_strerror(r));
                 else
                         fprintf(stderr, "autoprocs run: cannot create cgroup %s (cpus %.3f, "
                                 "period %llu us): %s\n", name, (double)spec.millicpus / 1000.0,

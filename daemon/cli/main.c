@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `autoprocs`: the command-line entry.  Dispatches to a subcommand (cli.h) by name; the
- * subcommands use the public API only.  Exit 2 for a missing or unknown subcommand.
+ * subcommands use the public API only.  Exit 2 for a missing or unknown subcommand (one line,
+ * no usage dump: cli-options.h has the error style).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +38,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         if (argc < 2) {
-                fprintf(stderr, "autoprocs: missing command (try: autoprocs detect)\n");
-                usage(stderr);
+                fprintf(stderr, "autoprocs: missing command (expected detect, exec or run; see autoprocs --help)\n");
                 return 2;
         }
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[1], commands[i].name) == 0)
                         return commands[i].run(argc - 1, argv + 1);
-        fprintf(stderr, "autoprocs: unknown command '%s'\n", argv[1]);
-        usage(stderr);
+        fprintf(stderr, "autoprocs: %s: unknown command (expected detect, exec or run; see autoprocs --help)\n",
+                argv[1]);
         return 2;
 }

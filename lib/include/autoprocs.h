@@ -192,6 +192,58 @@ AUTOPROCS_API const char *autoprocs_facts_warning(const autoprocs_facts *facts, 
 AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *facts, char **ret_json);
 
 /* ---------------------------------------------------------------------------------------------
+ * 2b. The one-call answer, and a watcher without the runtime
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * How many threads this process should run CPU-bound work on, in one call (as libuv's
+ * uv_available_parallelism(), but counting the cgroup CPU limit): the AUTOPROCS_* environment as
+ * for autoprocs_init() (AUTOPROCS_PROCS fixes it; a bad value is ignored silently), then a full
+ * detection of this process under the default policy (go125); if detection finds nothing, the
+ * affinity count; if even that fails, 1.  Never fails, never returns 0.  Starts no thread, logs
+ * nothing, thread-safe; costs one detection (about 0.1 ms): call it once, or use a watcher.
+ */
+AUTOPROCS_API unsigned autoprocs_available_procs(void);
+
+/** What a watcher saw; borrowed for the callback only.  Fields may be added at the end only. */
+typedef struct autoprocs_watch_event {
+        unsigned procs;          /* the recommendation; 0 = unknown (nothing readable this tick) */
+        unsigned old_procs;      /* procs of the previous call; 0 on the first call */
+        bool has_limit;          /* a CPU bandwidth limit binds; then quota_us/period_us */
+        uint64_t quota_us;
+        uint64_t period_us;
+        unsigned affinity_cpus;  /* CPUs allowed by affinity / cpuset; 0 if unknown */
+        bool moved;              /* re-resolved: the process moved cgroup or the mounts changed */
+} autoprocs_watch_event;
+
+/**
+ * Called by a watcher once at start and then at each change of the answer (limit, affinity or
+ * recommendation, each confirmed by a second read 1 ms later), and once when the limit cannot
+ * be read any more (procs 0).  Runs on the watcher's own thread, never concurrently with itself,
+ * with no library lock held; it may call any autoprocs_* function, including
+ * autoprocs_watch_stop() on its own watcher (which then ends after the callback returns).
+ */
+typedef void (*autoprocs_watch_fn)(const autoprocs_watch_event *event, void *userdata);
+
+typedef struct autoprocs_watch autoprocs_watch;
+
+/**
+ * Watch the process or cgroup that @config describes (NULL = this process, 1 s interval; the
+ * config's policy, min, reserve, root, pid, cgroup dir and interval apply; it is copied; the
+ * environment does not apply) on a thread of its own, for programs that size their own thread
+ * pools and do not want the M:N runtime (which this never starts).  Each tick re-reads the
+ * resolved limit through cached file descriptors (a few microseconds).
+ * @retval 0 started; *ret_watch is the caller's (autoprocs_watch_stop)
+ * @retval -EINVAL no @fn or @ret_watch, or an interval of 0
+ * @retval -ENOMEM  @retval -errno the root or thread could not be set up
+ */
+AUTOPROCS_API int autoprocs_watch_start(const autoprocs_config *config, autoprocs_watch_fn fn, void *userdata,
+                                        autoprocs_watch **ret_watch);
+/** Stop the watcher, wait for a callback in progress to return, free it.  NULL is a no-op.  From
+ *  the watcher's own callback it returns at once; the watcher ends when the callback returns. */
+AUTOPROCS_API void autoprocs_watch_stop(autoprocs_watch *watch);
+
+/* ---------------------------------------------------------------------------------------------
  * 3. The runtime
  * ------------------------------------------------------------------------------------------- */
 
