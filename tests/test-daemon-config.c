@@ -215,7 +215,7 @@ START_TEST(test_precedence)
                 const char *argv[] = { "autoprocsd", "--target", NULL };
 
                 ck_assert_int_eq(load(argv, 2, &c, &err), -EINVAL);
-                ck_assert_msg(strstr(err, "--target needs an argument") != NULL, "%s", err);
+                ck_assert_msg(strstr(err, "--target: needs a value") != NULL, "%s", err);
                 free(err);
         }
         ap_test_rmtree(dir);
