@@ -80,29 +80,30 @@ static bool deliver(autoprocs_watch *w, const autoprocs_watch_event *ev)
         return self;
 }
 
+static bool same_answer(const autoprocs_watch_event *a, const autoprocs_watch_event *b)
+{
+        return a->procs == b->procs && a->has_limit == b->has_limit && a->quota_us == b->quota_us &&
+               a->period_us == b->period_us && a->affinity_cpus == b->affinity_cpus;
+}
+
 static void *watch_main(void *arg)
 {
         autoprocs_watch *w = arg;
-        const ApWatchResult *first = ap_watch_last(w->watch);
-        autoprocs_watch_event ev;
+        autoprocs_watch_event last, ev;
         struct timespec next, now;
-        unsigned last_procs;
-        bool last_failed;
+        unsigned failures = 0;
 
         pthread_mutex_lock(&w->lock);
         while (!w->go)
                 pthread_cond_wait(&w->cond, &w->lock);
         pthread_mutex_unlock(&w->lock);
-        to_event(first, 0, &ev);
-        last_procs = ev.procs;
-        last_failed = first->flags & AP_WATCH_FAILED;
-        if (deliver(w, &ev))
+        to_event(ap_watch_last(w->watch), 0, &last);
+        if (deliver(w, &last))
                 goto self_stopped;
         clock_gettime(CLOCK_MONOTONIC, &next);
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 ApWatchResult res;
-                bool failed;
 
                 add_ms(&next, w->interval_ms);
                 while (!w->stop)
@@ -113,15 +114,16 @@ static void *watch_main(void *arg)
                 pthread_mutex_unlock(&w->lock);
 
                 (void)ap_watch_tick(w->watch, CONFIRM_NS, &res);
-                failed = res.flags & AP_WATCH_FAILED;
-                /* A change of the answer, or the first failure of a run of failures. */
-                if ((res.flags & AP_WATCH_LIMIT_CHANGED) || (failed && !last_failed)) {
-                        to_event(&res, last_procs, &ev);
-                        last_procs = ev.procs;
+                to_event(&res, last.procs, &ev);
+                /* A failure counts once it is seen on two ticks in a row (a file caught between
+                 * truncation and write is not one); a change of the answer at once (the tick
+                 * has confirmed it with a second read). */
+                failures = res.flags & AP_WATCH_FAILED ? failures + 1 : 0;
+                if (failures ? failures == 2 && last.procs != 0 : !same_answer(&ev, &last)) {
+                        last = ev;
                         if (deliver(w, &ev))
                                 goto self_stopped;
                 }
-                last_failed = failed;
 
                 pthread_mutex_lock(&w->lock);
                 /* Fell behind (a slow callback, a stopped process): no burst of catch-up ticks. */

@@ -24,6 +24,7 @@ typedef struct Seen {
         pthread_t thread;
         bool other_thread;       /* every call ran on one thread that is not the test's */
         autoprocs_watch *stop_me; /* stop the watch from the callback at the second event */
+        size_t from;             /* wait_event() looks at events from here on */
 } Seen;
 
 static void on_event(const autoprocs_watch_event *ev, void *ud)
@@ -54,17 +55,19 @@ static double now_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Wait (poll, generous deadline) for an event with @procs and quota @quota (0 = no limit). */
+/* Wait (poll, generous deadline) for an event after the last one found with @procs and quota
+ * @quota (0 = no limit). */
 static autoprocs_watch_event wait_event(Seen *s, unsigned procs, uint64_t quota, double timeout_s)
 {
         double deadline = now_s() + timeout_s;
 
         for (;;) {
                 pthread_mutex_lock(&s->lock);
-                for (size_t i = 0; i < s->n; i++) {
+                for (size_t i = s->from; i < s->n; i++) {
                         autoprocs_watch_event e = s->ev[i];
 
                         if (e.procs == procs && (quota ? e.has_limit && e.quota_us == quota : !e.has_limit)) {
+                                s->from = i + 1;
                                 pthread_mutex_unlock(&s->lock);
                                 return e;
                         }
@@ -152,6 +155,13 @@ START_TEST(test_watch_fixture_changes)
         ap_test_write(tree, LEAF, "max 100000\n");
         e = wait_event(&s, 4, 0, 10);            /* unlimited: the affinity */
         ck_assert_uint_eq(e.old_procs, 1);
+        /* Garbage: reported once as unknown (procs 0), then the repaired value. */
+        ap_test_write(tree, LEAF, "banana\n");
+        e = wait_event(&s, 0, 0, 10);
+        ck_assert_uint_eq(e.old_procs, 4);
+        ap_test_write(tree, LEAF, "150000 100000\n");
+        e = wait_event(&s, 2, 150000, 10);
+        ck_assert_uint_eq(e.old_procs, 0);
 
         /* Nothing changes: no more calls. */
         pthread_mutex_lock(&s.lock);

@@ -219,7 +219,7 @@ typedef struct autoprocs_watch_event {
 /**
  * Called by a watcher once at start and then at each change of the answer (limit, affinity or
  * recommendation, each confirmed by a second read 1 ms later), and once when the limit cannot
- * be read any more (procs 0).  Runs on the watcher's own thread, never concurrently with itself,
+ * be read any more on two ticks in a row (procs 0; a file caught half written is not reported).  Runs on the watcher's own thread, never concurrently with itself,
  * with no library lock held; it may call any autoprocs_* function, including
  * autoprocs_watch_stop() on its own watcher (which then ends after the callback returns).
  */
