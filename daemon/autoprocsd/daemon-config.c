@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/autoprocsd/daemon-config.h"
 #include "daemon/autoprocsd/log.h"
@@ -102,6 +103,27 @@ int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why)
                 t.path = strdup(s + 5);
                 if (!t.path)
                         return -ENOMEM;
+        } else if (strcmp(s, "kubepods") == 0 || strncmp(s, "kubepods:", 9) == 0) {
+                const char *dir = s[8] ? s + 9 : AP_DAEMON_DEFAULT_CGROUPFS;
+
+                if (dir[0] != '/') {
+                        *ret_why = "kubepods:DIR needs the absolute path of a cgroupfs mount point, "
+                                   "e.g. kubepods:/host/sys/fs/cgroup";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_KUBEPODS;
+                t.path = strdup(dir);
+                if (!t.path)
+                        return -ENOMEM;
+        } else if (strncmp(s, "cgroup-tree:", 12) == 0) {
+                if (s[12] != '/') {
+                        *ret_why = "cgroup-tree:PATH needs an absolute cgroup directory";
+                        return -EINVAL;
+                }
+                t.kind = AP_TARGET_CGROUP_TREE;
+                t.path = strdup(s + 12);
+                if (!t.path)
+                        return -ENOMEM;
         } else if (strncmp(s, "comm:", 5) == 0) {
                 /* The kernel keeps 15 bytes of a command name (TASK_COMM_LEN - 1). */
                 if (s[5] == '\0' || strlen(s + 5) > 15 || strchr(s + 5, '/')) {
@@ -113,7 +135,8 @@ int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why)
                 if (!t.path)
                         return -ENOMEM;
         } else {
-                *ret_why = "unknown target (expected self, pid:N, cgroup:PATH, root:DIR or comm:NAME)";
+                *ret_why = "unknown target (expected self, pid:N, cgroup:PATH, root:DIR, comm:NAME, "
+                           "kubepods[:DIR] or cgroup-tree:PATH)";
                 return -EINVAL;
         }
         for (const char *p = s; *p; p++) {
@@ -215,21 +238,27 @@ void ap_daemon_usage(void)
 {
         fputs("Usage: autoprocsd [--listen ADDR:PORT]... [--target SPEC]... [--interval DURATION]\n"
               "                  [--policy go125|ceil|floor|automaxprocs] [--publish DIR]\n"
-              "                  [--config FILE] [--log-level err|warning|notice|info|debug]\n"
+              "                  [--pod-logs DIR] [--config FILE]\n"
+              "                  [--log-level err|warning|notice|info|debug]\n"
               "Serve the CPU limits, throttling and pressure of processes and cgroups as Prometheus\n"
               "metrics on http://ADDR:PORT/metrics (also /healthz, /readyz, /v1/limits).\n"
               "\n"
               "  --listen ADDR:PORT  127.0.0.1:9464 or [::1]:9464; may repeat; port 0 picks a free one.\n"
               "                      Default: a socket passed by systemd, else " AP_DAEMON_DEFAULT_LISTEN ".\n"
               "  --target SPEC       self (default), pid:N, cgroup:PATH, root:DIR or comm:NAME (the\n"
-              "                      process named NAME, e.g. the app next to a sidecar); may repeat\n"
+              "                      process named NAME, e.g. the app next to a sidecar), kubepods[:DIR]\n"
+              "                      (every pod container below the cgroupfs DIR, default /sys/fs/cgroup,\n"
+              "                      followed live) or cgroup-tree:PATH (every container below PATH); may repeat\n"
               "  --interval D        how often each target is read: 1s (default), 250ms, ...\n"
               "  --policy P          rounding policy of the recommended processor count (go125)\n"
               "  --publish DIR       keep DIR/<target>.env with AUTOPROCS_PROCS, GOMAXPROCS, ...\n"
+              "  --pod-logs DIR      the kubelet's log tree, for namespace, pod and container names\n"
+              "                      (default /var/log when it holds pods/; none: no names)\n"
               "  --config FILE       'key = value' lines with the keys above; re-read on SIGHUP\n"
               "  --log-level L       err, warning, notice, info (default) or debug\n"
               "Environment: AUTOPROCSD_LISTEN, AUTOPROCSD_TARGETS, AUTOPROCSD_INTERVAL,\n"
-              "AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_LOG_LEVEL, AUTOPROCSD_CONFIG.\n",
+              "AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_POD_LOGS, AUTOPROCSD_LOG_LEVEL,\n"
+              "AUTOPROCSD_CONFIG.\n",
               stdout);
 }
 
@@ -241,6 +270,7 @@ int ap_daemon_args_parse(int argc, char **argv, ApDaemonArgs *ret, char **ret_er
                 { "interval", required_argument, NULL, 'i' },
                 { "policy", required_argument, NULL, 'p' },
                 { "publish", required_argument, NULL, 'P' },
+                { "pod-logs", required_argument, NULL, 'K' },
                 { "config", required_argument, NULL, 'c' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
@@ -268,6 +298,9 @@ int ap_daemon_args_parse(int argc, char **argv, ApDaemonArgs *ret, char **ret_er
                         break;
                 case 'P':
                         r = str_set(&a.publish, optarg);
+                        break;
+                case 'K':
+                        r = str_set(&a.pod_logs, optarg);
                         break;
                 case 'c':
                         r = str_set(&a.config_file, optarg);
@@ -313,6 +346,7 @@ void ap_daemon_args_done(ApDaemonArgs *a)
         free(a->interval);
         free(a->policy);
         free(a->publish);
+        free(a->pod_logs);
         free(a->log_level);
         free(a->config_file);
         *a = (ApDaemonArgs){ 0 };
@@ -328,7 +362,7 @@ typedef struct Raw {
         size_t n_listen;
         char **targets;
         size_t n_targets;
-        char *interval, *policy, *publish, *log_level;
+        char *interval, *policy, *publish, *log_level, *pod_logs;
 } Raw;
 
 static void raw_done(Raw *r)
@@ -339,6 +373,7 @@ static void raw_done(Raw *r)
         free(r->policy);
         free(r->publish);
         free(r->log_level);
+        free(r->pod_logs);
         *r = (Raw){ 0 };
 }
 
@@ -383,6 +418,8 @@ static int raw_from_env(Raw *r)
         if ((s = getenv("AUTOPROCSD_PUBLISH")) && *s && (k = str_set(&r->publish, s)) < 0)
                 return k;
         if ((s = getenv("AUTOPROCSD_LOG_LEVEL")) && *s && (k = str_set(&r->log_level, s)) < 0)
+                return k;
+        if ((s = getenv("AUTOPROCSD_POD_LOGS")) && *s && (k = str_set(&r->pod_logs, s)) < 0)
                 return k;
         return 0;
 }
@@ -499,9 +536,11 @@ static int raw_from_file(Raw *r, const char *path, char **ret_error)
                         k = str_set(&r->publish, value);
                 else if (strcmp(key, "log-level") == 0)
                         k = str_set(&r->log_level, value);
+                else if (strcmp(key, "pod-logs") == 0)
+                        k = str_set(&r->pod_logs, value);
                 else
                         return errorf(ret_error, "%s:%u: unknown key \"%s\" (expected listen, target, "
-                                      "interval, policy, publish or log-level)", path, lineno, key);
+                                      "interval, policy, publish, pod-logs or log-level)", path, lineno, key);
                 if (k < 0)
                         return k;
         }
@@ -629,6 +668,19 @@ int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **
                 if (r < 0)
                         goto fail;
         }
+        if ((s = PICK(pod_logs, "--pod-logs", "AUTOPROCSD_POD_LOGS"))) {
+                if (strcmp(s, "none") != 0 && s[0] != '/') {
+                        r = errorf(ret_error, "%s \"%s\": expected an absolute directory (the kubelet's "
+                                   "log tree, e.g. /var/log) or none", where, s);
+                        goto fail;
+                }
+                if (strcmp(s, "none") != 0 && (r = str_set(&c.pod_logs_dir, s)) < 0)
+                        goto fail;
+        } else if (access(AP_DAEMON_DEFAULT_POD_LOGS "/pods", F_OK) == 0) {
+                r = str_set(&c.pod_logs_dir, AP_DAEMON_DEFAULT_POD_LOGS);
+                if (r < 0)
+                        goto fail;
+        }
 #undef PICK
 
         raw_done(&env);
@@ -653,6 +705,7 @@ void ap_daemon_config_done(ApDaemonConfig *c)
                 ap_target_spec_done(&c->targets[i]);
         free(c->targets);
         free(c->publish_dir);
+        free(c->pod_logs_dir);
         free(c->config_file);
         *c = (ApDaemonConfig){ 0 };
 }

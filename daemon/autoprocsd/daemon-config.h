@@ -8,9 +8,10 @@
  * leaves the running configuration in force.
  *
  * Config file: "key = value" lines ("key value" works too), '#' starts a comment line; keys are
- * the long option names: listen, target (both may repeat), interval, policy, publish, log-level.
+ * the long option names: listen, target (both may repeat), interval, policy, publish, pod-logs,
+ * log-level.
  * Environment: AUTOPROCSD_LISTEN and AUTOPROCSD_TARGETS (whitespace-separated lists),
- * AUTOPROCSD_INTERVAL, AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_LOG_LEVEL,
+ * AUTOPROCSD_INTERVAL, AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_POD_LOGS, AUTOPROCSD_LOG_LEVEL,
  * AUTOPROCSD_CONFIG (the file).
  *
  * Every error is one line naming the argument, variable or file:line, in *ret_error.
@@ -35,12 +36,20 @@ typedef enum ApTargetKind {
         AP_TARGET_CGROUP,
         AP_TARGET_ROOT,
         AP_TARGET_COMM,   /* comm:NAME, the lowest pid whose /proc/PID/comm is NAME (a sidecar's app) */
+        AP_TARGET_KUBEPODS,    /* kubepods[:DIR]: every pod container below the cgroupfs DIR */
+        AP_TARGET_CGROUP_TREE, /* cgroup-tree:PATH: every container cgroup below PATH */
 } ApTargetKind;
+
+/* kubepods without DIR: the cgroup mounts of this process. */
+#define AP_DAEMON_DEFAULT_CGROUPFS "/sys/fs/cgroup"
+/* --pod-logs default, used when it holds pods/. */
+#define AP_DAEMON_DEFAULT_POD_LOGS "/var/log"
 
 typedef struct ApTargetSpec {
         ApTargetKind kind;
         int pid;          /* AP_TARGET_PID */
-        char *path;       /* AP_TARGET_CGROUP, AP_TARGET_ROOT; the name of AP_TARGET_COMM */
+        char *path;       /* AP_TARGET_CGROUP, AP_TARGET_ROOT, KUBEPODS (DIR), CGROUP_TREE; the name of
+                           * AP_TARGET_COMM */
         char *label;      /* the spec as written: the metrics' target label */
 } ApTargetSpec;
 
@@ -58,6 +67,7 @@ typedef struct ApDaemonConfig {
         uint64_t interval_ns;
         autoprocs_policy policy;
         char *publish_dir;          /* NULL: no publishing */
+        char *pod_logs_dir;         /* NULL: no names for discovered pods */
         autoprocs_log_level log_level;
         char *config_file;          /* NULL: none */
 } ApDaemonConfig;
@@ -68,7 +78,7 @@ typedef struct ApDaemonArgs {
         size_t n_listen;
         char **targets;
         size_t n_targets;
-        char *interval, *policy, *publish, *log_level, *config_file;
+        char *interval, *policy, *publish, *log_level, *config_file, *pod_logs;
         bool help, version;
 } ApDaemonArgs;
 
@@ -82,7 +92,8 @@ void ap_daemon_usage(void);
 int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **ret_error);
 void ap_daemon_config_done(ApDaemonConfig *c);
 
-/* Parse one target spec: self, pid:N, cgroup:PATH, root:DIR, comm:NAME.  @retval 0  @retval -EINVAL
+/* Parse one target spec: self, pid:N, cgroup:PATH, root:DIR, comm:NAME, kubepods[:DIR],
+ * cgroup-tree:PATH.  @retval 0  @retval -EINVAL
  * (*ret_why: static text)  @retval -ENOMEM */
 int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why);
 void ap_target_spec_done(ApTargetSpec *t);

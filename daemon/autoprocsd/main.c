@@ -287,6 +287,7 @@ static int apply_config(const ApDaemonConfig *c)
                 .interval_ns = c->interval_ns,
                 .policy = c->policy,
                 .publish_dir = c->publish_dir,
+                .pod_logs_dir = c->pod_logs_dir,
         };
         int r;
 
@@ -467,7 +468,8 @@ int main(int argc, char **argv)
         }
         {
                 ApTargetsOptions opts = { .interval_ns = config.interval_ns, .policy = config.policy,
-                                          .publish_dir = config.publish_dir };
+                                          .publish_dir = config.publish_dir,
+                                          .pod_logs_dir = config.pod_logs_dir };
 
                 r = ap_targets_new(&opts, &D.targets);
         }

@@ -84,6 +84,7 @@ ApSample *ap_sample_unref(ApSample *s)
                 return NULL;
         free(s->target);
         free(s->json);
+        ap_labels_unref(s->labels);
         free(s);
         return NULL;
 }
@@ -202,6 +203,62 @@ int ap_metrics_escape_label(const char *s, char **ret)
 
         buf_put_label(&b, s);
         return buf_finish(&b, ret, NULL);
+}
+
+/* name="value" pairs, comma-separated, empty values left out. */
+static void buf_put_pairs(Buf *b, const char *const *pairs, bool first)
+{
+        for (size_t i = 0; pairs && pairs[i]; i += 2) {
+                if (!pairs[i + 1] || !pairs[i + 1][0])
+                        continue;
+                if (!first)
+                        buf_puts(b, ",");
+                first = false;
+                buf_puts(b, pairs[i]);
+                buf_puts(b, "=\"");
+                buf_put_label(b, pairs[i + 1]);
+                buf_puts(b, "\"");
+        }
+}
+
+ApLabels *ap_labels_new(const char *const *series, const char *const *info)
+{
+        ApLabels *l = calloc(1, sizeof(*l));
+        Buf a = { 0 }, b = { 0 };
+
+        if (!l)
+                return NULL;
+        buf_put_pairs(&a, series, true);
+        buf_put_pairs(&b, info, true);
+        if (buf_finish(&a, &l->series, NULL) < 0) {
+                free(b.p);
+                free(l);
+                return NULL;
+        }
+        if (buf_finish(&b, &l->info, NULL) < 0) {
+                free(l->series);
+                free(l);
+                return NULL;
+        }
+        atomic_init(&l->refs, 1);
+        return l;
+}
+
+ApLabels *ap_labels_ref(ApLabels *l)
+{
+        if (l)
+                atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+        return l;
+}
+
+ApLabels *ap_labels_unref(ApLabels *l)
+{
+        if (!l || atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
+                return NULL;
+        free(l->series);
+        free(l->info);
+        free(l);
+        return NULL;
 }
 
 void ap_metrics_format_double(double v, char *buf, size_t size)
@@ -331,11 +388,38 @@ static void family_sample(Family *f, const char *const *labels, double v)
         buf_printf(f->b, " %s\n", num);
 }
 
+/* One sample of @s's series with one more label @k=@v (NULL: none).  A container's labels are
+ * joined already: they are copied, not escaped again. */
+static void target_sample_with(Family *f, const ApSample *s, const char *k, const char *v, double val)
+{
+        char num[64];
+
+        if (!s->labels) {
+                const char *labels[] = { "target", s->target, k, v, NULL };
+
+                family_sample(f, labels, val);
+                return;
+        }
+        family_meta(f);
+        buf_puts(f->b, f->name);
+        buf_puts(f->b, "{");
+        buf_puts(f->b, s->labels->series);
+        if (k) {
+                buf_puts(f->b, ",");
+                buf_puts(f->b, k);
+                buf_puts(f->b, "=\"");
+                buf_put_label(f->b, v);
+                buf_puts(f->b, "\"");
+        }
+        buf_puts(f->b, "} ");
+        ap_metrics_format_double(val, num, sizeof(num));
+        buf_puts(f->b, num);
+        buf_puts(f->b, "\n");
+}
+
 static void target_sample(Family *f, const ApSample *s, double v)
 {
-        const char *labels[] = { "target", s->target, NULL };
-
-        family_sample(f, labels, v);
+        target_sample_with(f, s, NULL, NULL, v);
 }
 
 static double usec_to_seconds(uint64_t usec)
@@ -463,11 +547,11 @@ static void render_targets(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
                      "Changes of the recommended (for target self: the runtime's live) processor count.");
         for (size_t j = 0; j < snap->n_samples; j++) {
                 const ApSample *s = snap->samples[j];
-                const char *up[] = { "target", s->target, "direction", "up", NULL };
-                const char *down[] = { "target", s->target, "direction", "down", NULL };
 
-                family_sample(&f, up, (double)s->resizes_up);
-                family_sample(&f, down, (double)s->resizes_down);
+                if (!s->is_container || s->resizes_up)
+                        target_sample_with(&f, s, "direction", "up", (double)s->resizes_up);
+                if (!s->is_container || s->resizes_down)
+                        target_sample_with(&f, s, "direction", "down", (double)s->resizes_down);
         }
 
         family_begin(&f, b, fmt, "autoprocs_probe_errors_total", FAMILY_COUNTER,
@@ -475,11 +559,62 @@ static void render_targets(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
         for (size_t j = 0; j < snap->n_samples; j++) {
                 const ApSample *s = snap->samples[j];
 
-                for (unsigned k = 0; k < AP_PROBE_KIND_MAX; k++) {
-                        const char *labels[] = { "target", s->target, "probe",
-                                                 ap_probe_kind_to_string((ApProbeKind)k), NULL };
+                for (unsigned k = 0; k < AP_PROBE_KIND_MAX; k++)
+                        if (!s->is_container || s->probe_errors[k])
+                                target_sample_with(&f, s, "probe", ap_probe_kind_to_string((ApProbeKind)k),
+                                                   (double)s->probe_errors[k]);
+        }
+}
 
-                        family_sample(&f, labels, (double)s->probe_errors[k]);
+/* Discovered containers: where each value comes from; discovery targets: what they follow. */
+static void render_discovery(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
+{
+        static const struct {
+                const char *name;
+                FamilyType type;
+                const char *help;
+        } fams[] = {
+                { "autoprocs_discovery_containers", FAMILY_GAUGE,
+                  "Containers a discovery target (kubepods, cgroup-tree) follows now." },
+                { "autoprocs_discovery_watches", FAMILY_GAUGE,
+                  "Cgroup directories a discovery target watches with inotify." },
+                { "autoprocs_discovery_events_total", FAMILY_COUNTER,
+                  "inotify events a discovery target has applied." },
+                { "autoprocs_discovery_rescans_total", FAMILY_COUNTER,
+                  "Full re-walks of a discovery target's cgroup tree (periodic, or after an overflow)." },
+        };
+        Family f;
+
+        family_begin(&f, b, fmt, "autoprocs_container_info", FAMILY_INFO,
+                     "A discovered container: its identity, and the cgroups its values are read from "
+                     "(limit_cgroup binds the limit, throttling_cgroup gives the throttling, usage_cgroup the usage "
+                     "and pressure); the value is always 1.");
+        for (size_t j = 0; j < snap->n_samples; j++) {
+                const ApSample *s = snap->samples[j];
+                char num[8];
+
+                if (!s->is_container || !s->labels)
+                        continue;
+                family_meta(&f);
+                buf_puts(b, f.name);
+                buf_puts(b, "{");
+                buf_puts(b, s->labels->series);
+                if (s->labels->info[0]) {
+                        buf_puts(b, ",");
+                        buf_puts(b, s->labels->info);
+                }
+                ap_metrics_format_double(1, num, sizeof(num));
+                buf_printf(b, "} %s\n", num);
+        }
+        for (size_t i = 0; i < AP_ELEMENTSOF(fams); i++) {
+                family_begin(&f, b, fmt, fams[i].name, fams[i].type, fams[i].help);
+                for (size_t j = 0; j < snap->n_samples; j++) {
+                        const ApSample *s = snap->samples[j];
+                        const uint64_t v[] = { s->discovered_containers, s->discovery_watches,
+                                               s->discovery_events, s->discovery_rescans };
+
+                        if (s->is_discovery)
+                                target_sample(&f, s, (double)v[i]);
                 }
         }
 }
@@ -536,6 +671,7 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
                      "Build information of autoprocsd; the value is always 1.");
         family_sample(&f, version, 1);
         render_targets(&b, fmt, snap);
+        render_discovery(&b, fmt, snap);
         render_runtime(&b, fmt, snap);
         render_process(&b, fmt, snap);
         if (fmt == AP_METRICS_OPENMETRICS)

@@ -44,6 +44,23 @@ typedef enum ApProbeKind {
 const char *ap_probe_kind_to_string(ApProbeKind k);
 
 /*
+ * The labels of a discovered container's series, escaped and joined once (when its names are
+ * learnt), shared by every sample of it: @series is put on every per-target series in place of
+ * target="..." (it starts with that), @info on autoprocs_container_info only.  Immutable.
+ */
+typedef struct ApLabels {
+        atomic_uint refs;
+        char *series;                  /* target="...",pod_uid="...",... */
+        char *info;                    /* extra pairs of the info series, may be "" */
+} ApLabels;
+
+/* Join NULL-terminated name, value pairs (empty values left out) into a new ApLabels with one
+ * reference.  NULL on ENOMEM. */
+ApLabels *ap_labels_new(const char *const *series, const char *const *info);
+ApLabels *ap_labels_ref(ApLabels *l);
+ApLabels *ap_labels_unref(ApLabels *l);
+
+/*
  * What one target looked like at its last probe.  Immutable once published: the sampler builds a
  * new one each tick and swaps the pointer; readers hold a reference (ap_sample_ref/unref).
  */
@@ -68,6 +85,15 @@ typedef struct ApSample {
         uint64_t probe_errors[AP_PROBE_KIND_MAX];
 
         char *json;                    /* facts as JSON (one object, with "target"); may be NULL */
+
+        /* A discovered container (kubepods, cgroup-tree): labels beyond target, the info series;
+         * autoprocs_resizes_total and autoprocs_probe_errors_total only where not 0. */
+        ApLabels *labels;              /* NULL: target="..." alone */
+        bool is_container;
+
+        /* A discovery target itself (target="kubepods"): what it follows. */
+        bool is_discovery;
+        uint64_t discovered_containers, discovery_watches, discovery_events, discovery_rescans;
 } ApSample;
 
 /* A new zeroed sample with one reference and a copy of @target.  NULL on ENOMEM. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/autoprocsd/log.h"
+#include "daemon/autoprocsd/node-agent.h"
 #include "daemon/autoprocsd/targets.h"
 #include "daemon/common/publish.h"
 #include "lib/util/macro.h"
@@ -43,6 +45,12 @@ typedef struct ApTarget {
         bool publish_failed;
 
         ApSample *sample;             /* current; guarded by set->lock */
+
+        /* Discovery targets (kubepods, cgroup-tree): the agent, touched by the task only, and the
+         * current samples ([0] = sample, then the containers'), guarded by set->lock. */
+        ApNodeAgent *agent;
+        ApSample **children;
+        size_t n_children;
 } ApTarget;
 
 struct ApTargets {
@@ -54,6 +62,7 @@ struct ApTargets {
         uint64_t interval_ns;
         autoprocs_policy policy;
         char *publish_dir;
+        char *pod_logs_dir;
 };
 
 static uint64_t now_ns(void)
@@ -127,6 +136,8 @@ static bool target_exists(const ApTargetSpec *spec)
                 return access(path, F_OK) == 0;
         case AP_TARGET_CGROUP:
         case AP_TARGET_ROOT:
+        case AP_TARGET_KUBEPODS:
+        case AP_TARGET_CGROUP_TREE:
                 return access(spec->path, F_OK) == 0;
         }
         return false;
@@ -424,6 +435,85 @@ static double label_phase(const char *label)
         return (double)(h % PHASE_SLOTS) / (double)PHASE_SLOTS;
 }
 
+static bool is_discovery(const ApTargetSpec *spec)
+{
+        return spec->kind == AP_TARGET_KUBEPODS || spec->kind == AP_TARGET_CGROUP_TREE;
+}
+
+/* Publish the agent's samples as the target's. */
+static void store_children(ApTarget *t)
+{
+        ApTargets *set = t->set;
+        ApSample **v, **old, *old_sample;
+        size_t n, n_old;
+
+        if (ap_node_agent_samples(t->agent, &v, &n) < 0)
+                return;
+        pthread_mutex_lock(&set->lock);
+        old = t->children;
+        n_old = t->n_children;
+        old_sample = t->sample;
+        t->children = v;
+        t->n_children = n;
+        t->sample = ap_sample_ref(v[0]);
+        set->generation++;
+        pthread_mutex_unlock(&set->lock);
+        atomic_store(&set->last_publish_ns, now_ns());
+        ap_sample_unref(old_sample);
+        for (size_t i = 0; i < n_old; i++)
+                ap_sample_unref(old[i]);
+        free(old);
+}
+
+/*
+ * A discovery target: one task for all its containers.  It waits on the inotify fd (a blocking
+ * region) until the next tick, applies events at once (a new container is read and published
+ * right away, a removed one dropped), and reads every container in one batch per interval.
+ */
+static void discovery_loop(void *arg)
+{
+        ApTarget *t = arg;
+        uint64_t next = 0;
+
+        while (!atomic_load(&t->stop)) {
+                autoprocs_policy policy;
+                uint64_t interval, now = now_ns();
+                int fd;
+
+                pthread_mutex_lock(&t->set->lock);
+                interval = t->set->interval_ns;
+                policy = t->set->policy;
+                pthread_mutex_unlock(&t->set->lock);
+                if (now >= next) {
+                        autoprocs_block_begin();
+                        ap_node_agent_tick(t->agent, policy, interval);
+                        autoprocs_block_end();
+                        store_children(t);
+                        next = next + interval > now ? next + interval : now + interval;
+                        continue;
+                }
+                fd = ap_node_agent_fd(t->agent);
+                if (fd < 0) {
+                        autoprocs_sleep_ns(AP_MIN(next - now, SLEEP_SLICE_NS / 2));
+                        continue;
+                }
+                {
+                        struct pollfd p = { .fd = fd, .events = POLLIN };
+                        uint64_t wait_ns = AP_MIN(next - now, SLEEP_SLICE_NS / 2);
+                        bool changed = false;
+                        int k;
+
+                        autoprocs_block_begin();
+                        k = poll(&p, 1, (int)((wait_ns + 999999) / 1000000));
+                        if (k > 0)
+                                changed = ap_node_agent_events(t->agent, policy);
+                        autoprocs_block_end();
+                        if (changed)
+                                store_children(t);
+                }
+        }
+}
+
 static void target_loop(void *arg)
 {
         ApTarget *t = arg;
@@ -460,6 +550,10 @@ static ApTarget *target_free(ApTarget *t)
                 return NULL;
         ap_target_spec_done(&t->spec);
         ap_sample_unref(t->sample);
+        for (size_t i = 0; i < t->n_children; i++)
+                ap_sample_unref(t->children[i]);
+        free(t->children);
+        t->agent = ap_node_agent_free(t->agent);
         free(t->published);
         pthread_mutex_destroy(&t->probe_lock);
         free(t);
@@ -481,6 +575,17 @@ static ApTarget *target_new(ApTargets *set, const ApTargetSpec *spec)
         t->sample = ap_sample_new(spec->label); /* not probed yet: /readyz says 503 */
         if (!t->spec.label || (spec->path && !t->spec.path) || !t->sample)
                 return target_free(t);
+        if (is_discovery(spec)) {
+                ApNodeAgentOptions o = {
+                        .mode = spec->kind == AP_TARGET_KUBEPODS ? AP_DISCOVERY_KUBEPODS : AP_DISCOVERY_TREE,
+                        .dir = spec->path,
+                        .label = spec->label,
+                        .pod_logs_dir = spec->kind == AP_TARGET_KUBEPODS ? set->pod_logs_dir : NULL,
+                };
+
+                if (ap_node_agent_new(&o, &t->agent) < 0)
+                        return target_free(t);
+        }
         atomic_init(&t->stop, false);
         return t;
 }
@@ -521,6 +626,7 @@ ApTargets *ap_targets_free(ApTargets *set)
                 target_free(set->targets[i]);
         free(set->targets);
         free(set->publish_dir);
+        free(set->pod_logs_dir);
         pthread_mutex_destroy(&set->lock);
         free(set);
         return NULL;
@@ -528,18 +634,20 @@ ApTargets *ap_targets_free(ApTargets *set)
 
 int ap_targets_set_options(ApTargets *set, const ApTargetsOptions *opts)
 {
-        char *dir = NULL;
+        char *dir = NULL, *logs = NULL;
 
-        if (opts->publish_dir) {
-                dir = strdup(opts->publish_dir);
-                if (!dir)
-                        return -ENOMEM;
+        if ((opts->publish_dir && !(dir = strdup(opts->publish_dir))) ||
+            (opts->pod_logs_dir && !(logs = strdup(opts->pod_logs_dir)))) {
+                free(dir);
+                return -ENOMEM;
         }
         pthread_mutex_lock(&set->lock);
         set->interval_ns = opts->interval_ns;
         set->policy = opts->policy;
         free(set->publish_dir);
         set->publish_dir = dir;
+        free(set->pod_logs_dir);
+        set->pod_logs_dir = logs; /* for targets started from now on */
         pthread_mutex_unlock(&set->lock);
         return 0;
 }
@@ -579,7 +687,8 @@ int ap_targets_apply(ApTargets *set, const ApTargetSpec *specs, size_t n)
                         r = -ENOMEM;
                         break;
                 }
-                r = autoprocs_spawn(target_loop, next[i], &next[i]->task);
+                r = autoprocs_spawn(is_discovery(&specs[i]) ? discovery_loop : target_loop, next[i],
+                                    &next[i]->task);
                 if (r < 0) {
                         ap_daemon_log(AUTOPROCS_LOG_ERR, "target-start", specs[i].label,
                                       "target %s: cannot start its task: %s", specs[i].label, strerror(-r));
@@ -636,6 +745,8 @@ int ap_targets_probe_now(ApTargets *set, const char *label)
 
         if (!t)
                 return -ENOENT;
+        if (t->agent)
+                return -EOPNOTSUPP; /* its task alone touches the agent */
         tick(t);
         return 0;
 }
@@ -643,16 +754,25 @@ int ap_targets_probe_now(ApTargets *set, const char *label)
 int ap_targets_snapshot(ApTargets *set, ApSample ***ret_samples, size_t *ret_n, uint64_t *ret_generation)
 {
         ApSample **v;
+        size_t total = 0, k = 0;
 
         pthread_mutex_lock(&set->lock);
-        v = calloc(set->n ? set->n : 1, sizeof(*v));
+        for (size_t i = 0; i < set->n; i++)
+                total += set->targets[i]->n_children ? set->targets[i]->n_children : 1;
+        v = calloc(total ? total : 1, sizeof(*v));
         if (!v) {
                 pthread_mutex_unlock(&set->lock);
                 return -ENOMEM;
         }
-        for (size_t i = 0; i < set->n; i++)
-                v[i] = ap_sample_ref(set->targets[i]->sample);
-        *ret_n = set->n;
+        for (size_t i = 0; i < set->n; i++) {
+                const ApTarget *t = set->targets[i];
+
+                if (t->n_children == 0)
+                        v[k++] = ap_sample_ref(t->sample);
+                for (size_t j = 0; j < t->n_children; j++)
+                        v[k++] = ap_sample_ref(t->children[j]);
+        }
+        *ret_n = k;
         if (ret_generation)
                 *ret_generation = set->generation;
         pthread_mutex_unlock(&set->lock);

@@ -30,6 +30,8 @@ typedef struct ApTargetsOptions {
         uint64_t interval_ns;
         autoprocs_policy policy;
         const char *publish_dir;      /* NULL = none; copied */
+        const char *pod_logs_dir;     /* kubepods targets' names; NULL = none; copied; taken by the
+                                       * targets started after it is set */
 } ApTargetsOptions;
 
 /* @retval 0  @retval -ENOMEM */

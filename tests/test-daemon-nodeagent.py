@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""autoprocsd as a node agent: --target kubepods[:DIR], cgroup-tree:PATH, --pod-logs, scraped over
+real HTTP (standard library only; the Daemon helper of test-daemon.py).
+
+Usage: test-daemon-nodeagent.py GROUP AUTOPROCSD SOURCE_ROOT
+GROUP: fixtures | churn | dashboard
+  fixtures   generated cgroupfs trees (v2 + systemd driver, v1 + cgroupfs driver with cpu and
+             cpuacct apart, hybrid): Guaranteed/Burstable/BestEffort pods, a sandbox, names with
+             systemd escapes and a mount point with a space, a pod whose containers come and go,
+             names from a kubelet log tree, docker and podman under cgroup-tree:PATH
+  churn      real v1 cgroups (autoprocs-test-* parent, always removed) in the kubelet's layout,
+             containers made and removed while scraping: every live one present within one
+             interval, removed ones gone within two, counters never going back, no fd leak
+             (bounded: AUTOPROCS_CHURN_SECONDS, default 6)
+  dashboard  deploy/grafana/autoprocs-node-agent.json: valid JSON, every metric its queries use
+             is in the daemon's real output (a fixture node scraped), recording rules too
+Exit 0 pass, 1 fail, 77 skip.
+"""
+import gzip
+import importlib.util
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("ap_test_daemon", os.path.join(HERE, "test-daemon.py"))
+td = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(td)
+check, sample, wait_for, Daemon = td.check, td.sample, td.wait_for, td.Daemon
+
+ID = [("%02x" % i) * 32 for i in range(1, 40)]
+UID = ["%08x-1111-2222-3333-%012x" % (i, i) for i in range(1, 20)]
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class Tree:
+    """A cgroupfs fixture: v2, v1 (cpu and cpuacct apart, cpuset) or hybrid (v1 + unified)."""
+
+    def __init__(self, root, version, driver):
+        self.root, self.version, self.driver = root, version, driver
+        if version == 2:
+            write(f"{root}/cgroup.controllers", "cpuset cpu io memory pids\n")
+            self._files(root, "", None, top=True)
+        else:
+            for h in ("cpu", "cpuacct", "cpuset"):
+                write(f"{root}/{h}/cgroup.procs", "")
+            self._files(root, "", None, top=True)
+            if version == "hybrid":
+                write(f"{root}/unified/cgroup.controllers", "")
+
+    def dirs(self, rel):
+        if self.version == 2:
+            return [f"{self.root}/{rel}"]
+        d = [f"{self.root}/{h}/{rel}" for h in ("cpu", "cpuacct", "cpuset")]
+        if self.version == "hybrid":
+            d.append(f"{self.root}/unified/{rel}")
+        return d
+
+    def _files(self, root, rel, quota, top=False, weight=None, usage=0, throttled=(0, 0, 0)):
+        periods, nthr, tus = throttled
+        if self.version == 2:
+            d = f"{root}/{rel}" if rel else root
+            write(f"{d}/cgroup.procs", "")
+            if not top:
+                write(f"{d}/cpu.max", f"{quota} 100000\n" if quota else "max 100000\n")
+                write(f"{d}/cpu.weight", f"{weight or 100}\n")
+            write(f"{d}/cpu.stat", f"usage_usec {usage}\nuser_usec {usage}\nsystem_usec 0\n"
+                  f"nr_periods {periods}\nnr_throttled {nthr}\nthrottled_usec {tus}\n")
+            write(f"{d}/cpu.pressure", f"some avg10=0.00 avg60=0.00 avg300=0.00 total={usage // 10}\n"
+                  f"full avg10=0.00 avg60=0.00 avg300=0.00 total={usage // 20}\n")
+            write(f"{d}/cpuset.cpus.effective", "0-3\n")
+            return
+        c = f"{root}/cpu/{rel}" if rel else f"{root}/cpu"
+        write(f"{c}/cgroup.procs", "")
+        write(f"{c}/cpu.cfs_quota_us", f"{quota}\n" if quota else "-1\n")
+        write(f"{c}/cpu.cfs_period_us", "100000\n")
+        write(f"{c}/cpu.shares", f"{weight or 1024}\n")
+        write(f"{c}/cpu.stat", f"nr_periods {periods}\nnr_throttled {nthr}\nthrottled_time {tus * 1000}\n")
+        a = f"{root}/cpuacct/{rel}" if rel else f"{root}/cpuacct"
+        write(f"{a}/cgroup.procs", "")
+        write(f"{a}/cpuacct.usage", f"{usage * 1000}\n")
+        s = f"{root}/cpuset/{rel}" if rel else f"{root}/cpuset"
+        write(f"{s}/cgroup.procs", "")
+        write(f"{s}/cpuset.cpus", "0-1\n")
+        write(f"{s}/cpuset.effective_cpus", "0-1\n")
+        if self.version == "hybrid":
+            u = f"{root}/unified/{rel}" if rel else f"{root}/unified"
+            write(f"{u}/cgroup.procs", "")
+            write(f"{u}/cpu.pressure", f"some avg10=0.00 avg60=0.00 avg300=0.00 total={usage // 10}\n")
+
+    def kubepods(self):
+        return "kubepods.slice" if self.driver == "systemd" else "kubepods"
+
+    def qos_dir(self, qos):
+        if qos == "guaranteed":
+            return self.kubepods()
+        if self.driver == "systemd":
+            return f"kubepods.slice/kubepods-{qos}.slice"
+        return f"kubepods/{qos}"
+
+    def pod_dir(self, qos, uid, escaped=False):
+        if self.driver == "systemd":
+            u = uid.replace("-", "_")
+            if escaped:
+                u = uid.replace("-", "\\x2d", 1).replace("-", "_")
+            name = f"kubepods-pod{u}.slice" if qos == "guaranteed" else f"kubepods-{qos}-pod{u}.slice"
+        else:
+            name = f"pod{uid}"
+        return f"{self.qos_dir(qos)}/{name}"
+
+    def ctr_name(self, cid, runtime="containerd"):
+        if self.driver != "systemd":
+            return cid
+        return {"containerd": f"cri-containerd-{cid}.scope", "crio": f"crio-{cid}.scope",
+                "docker": f"docker-{cid}.scope"}[runtime]
+
+    def mkdir(self, rel, **kw):
+        parts = rel.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if not os.path.exists(self.dirs(sub)[0]):
+                self._files(self.root, sub, kw.get("quota") if i == len(parts) else None,
+                            **({k: v for k, v in kw.items() if k != "quota"} if i == len(parts) else {}))
+
+    def rmdir(self, rel):
+        for d in self.dirs(rel):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def unescape(v):
+    return re.sub(r'\\(.)', lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
+
+
+def series_of(text, name):
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if m and m.group(1) == name:
+            labels = {k: unescape(v) for k, v in
+                      re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(3) or "")}
+            out.append((labels, float(m.group(4))))
+    return out
+
+
+def containers(text):
+    """container_id -> labels of autoprocs_container_info."""
+    return {l["container_id"]: l for l, _ in series_of(text, "autoprocs_container_info")}
+
+
+def promtool_ok(text, what):
+    tool = td.promtool()
+    if not tool:
+        print("# promtool not found: format check skipped")
+        return
+    import subprocess
+    p = subprocess.run([tool, "check", "metrics"], input=text.encode(), capture_output=True)
+    out = (p.stdout + p.stderr).decode()
+    check(p.returncode == 0 and not out.strip(), f"{what}: promtool check metrics is clean ({out.strip()[:300]})")
+
+
+# ------------------------------------------------------------------------------------------------
+def scenario(tmp, version, driver):
+    what = f"v{version} {driver}"
+    root = os.path.join(tmp, f"cg {version} {driver}")  # a mount point with a space
+    logs = os.path.join(tmp, f"logs-{version}-{driver}")
+    t = Tree(root, version, driver)
+    os.makedirs(f"{logs}/pods")
+    os.makedirs(f"{logs}/containers")
+    # Guaranteed pod: one app container (limited at the container), one sandbox
+    g_pod = t.pod_dir("guaranteed", UID[0])
+    t.mkdir(g_pod, quota=100000)
+    t.mkdir(f"{g_pod}/{t.ctr_name(ID[0])}", quota=100000, usage=2000000, throttled=(100, 25, 500000))
+    t.mkdir(f"{g_pod}/{t.ctr_name(ID[1])}", weight=1 if version == 2 else 2)
+    # Burstable pod (escaped name on systemd): the pod's limit binds (150m < container's 300m)
+    b_pod = t.pod_dir("burstable", UID[1], escaped=True)
+    t.mkdir(b_pod, quota=15000, throttled=(40, 30, 900000))
+    t.mkdir(f"{b_pod}/{t.ctr_name(ID[2], 'crio' if driver == 'systemd' else 'containerd')}", quota=30000,
+            usage=700000)
+    # BestEffort pod, no names in the log tree
+    e_pod = t.pod_dir("besteffort", UID[2])
+    t.mkdir(e_pod)
+    t.mkdir(f"{e_pod}/{t.ctr_name(ID[3])}", usage=5000)
+    # a conmon scope is no container
+    if driver == "systemd":
+        t.mkdir(f"{b_pod}/crio-conmon-{ID[4]}.scope")
+    # the log tree
+    os.makedirs(f"{logs}/pods/shop_web-0_{UID[0]}/nginx")
+    os.symlink(f"/var/log/pods/shop_web-0_{UID[0]}/nginx/0.log", f"{logs}/containers/web-0_shop_nginx-{ID[0]}.log")
+    os.makedirs(f"{logs}/pods/kube-system_dns_{UID[1]}/coredns")
+    os.symlink("/nowhere/0.log", f"{logs}/containers/dns_kube-system_coredns-{ID[2]}.log")
+
+    label = f"kubepods:{root}"
+    d = Daemon(["--listen", "127.0.0.1:0", "--interval", "200ms", "--target", label,
+                "--pod-logs", logs, "--log-level", "debug"])
+    try:
+        check(d.wait_ready(), f"{what}: ready")
+        text = wait_for(lambda: (lambda m: m if len(containers(m)) >= 3 else None)(d.metrics()), timeout=10) or \
+            d.metrics()
+        cs = containers(text)
+        check(set(cs) == {ID[0], ID[2], ID[3]},
+              f"{what}: the three app containers, not the sandbox nor conmon (got {sorted(k[:4] for k in cs)})")
+        g = cs.get(ID[0], {})
+        check(g.get("cgroup_version") == str(1 if version == "hybrid" else version), f"{what}: cgroup_version")
+        check(g.get("pod_uid") == UID[0] and g.get("qos_class") == "guaranteed" and
+              g.get("namespace") == "shop" and g.get("pod") == "web-0" and g.get("container") == "nginx" and
+              g.get("container_id_short") == ID[0][:12] and g.get("target") == f"{label}/{ID[0]}",
+              f"{what}: guaranteed container's labels ({g})")
+        b = cs.get(ID[2], {})
+        check(b.get("pod_uid") == UID[1] and b.get("qos_class") == "burstable" and
+              b.get("namespace") == "kube-system" and b.get("pod") == "dns" and b.get("container") == "coredns",
+              f"{what}: burstable container (escaped pod name) labels ({b})")
+        check(b.get("limit_cgroup", "").endswith(b_pod.split("/")[-1]) and
+              b.get("throttling_cgroup") == b.get("limit_cgroup") and
+              b.get("usage_cgroup", "").endswith(t.ctr_name(ID[2], 'crio' if driver == 'systemd' else 'containerd')),
+              f"{what}: the pod's limit binds, usage is the container's own ({b})")
+        e = cs.get(ID[3], {})
+        check(e.get("qos_class") == "besteffort" and "namespace" not in e and "limit_cgroup" not in e,
+              f"{what}: besteffort container without names nor limit ({e})")
+        tgt = {"container_id": ID[0]}
+        check(sample(text, "autoprocs_cpu_limit_cores", tgt) == 1.0, f"{what}: guaranteed limit 1 core")
+        check(sample(text, "autoprocs_recommended_procs", tgt) == 2.0, f"{what}: recommended 2 (go125)")
+        check(sample(text, "autoprocs_cpu_throttled_periods_total", tgt) == 25, f"{what}: throttled periods")
+        check(sample(text, "autoprocs_cpu_periods_total", tgt) == 100, f"{what}: periods")
+        check(sample(text, "autoprocs_cpu_throttled_seconds_total", tgt) == 0.5, f"{what}: throttled seconds")
+        check(sample(text, "autoprocs_cpu_usage_seconds_total", tgt) == 2.0, f"{what}: usage")
+        check(sample(text, "autoprocs_cpu_limit_cores", {"container_id": ID[2]}) == 0.15,
+              f"{what}: burstable limit is the pod's 0.15")
+        check(sample(text, "autoprocs_cpu_throttled_periods_total", {"container_id": ID[2]}) == 30,
+              f"{what}: burstable throttling is the binding pod's")
+        if version != 1:
+            check(sample(text, "autoprocs_pressure_cpu_waiting_seconds_total", tgt) == 0.2, f"{what}: PSI some")
+        else:
+            check(sample(text, "autoprocs_pressure_cpu_waiting_seconds_total", tgt) is None, f"{what}: no PSI on v1")
+        check(sample(text, "autoprocs_affinity_cpus", tgt) == (4 if version == 2 else 2), f"{what}: cpuset")
+        check(sample(text, "autoprocs_discovery_containers", {"target": label}) == 3, f"{what}: 3 followed")
+        check(sample(text, "autoprocs_target_up", {"target": label}) == 1, f"{what}: discovery target up")
+        promtool_ok(text, what)
+        om = d.metrics({"Accept": "application/openmetrics-text; version=1.0.0"})
+        check("# TYPE autoprocs_container info" in om and om.endswith("# EOF\n"), f"{what}: OpenMetrics info family")
+
+        # /v1/limits
+        r, body = d.get("/v1/limits")
+        try:
+            lim = json.loads(body)
+        except ValueError:
+            lim = []
+        byid = {o.get("container_id"): o for o in lim if isinstance(o, dict)}
+        check(r.status == 200 and (byid.get(ID[0]) or {}).get("limit", {}).get("cpus") == 1 and
+              (byid.get(ID[0]) or {}).get("pod") == "web-0", f"{what}: /v1/limits has the containers")
+
+        # containers come and go
+        new = f"{b_pod}/{t.ctr_name(ID[5])}"
+        t.mkdir(new, usage=1000)
+        check(wait_for(lambda: ID[5] in containers(d.metrics()), timeout=5), f"{what}: a new container appears")
+        t.rmdir(f"{g_pod}/{t.ctr_name(ID[0])}")
+        check(wait_for(lambda: ID[0] not in containers(d.metrics()), timeout=5), f"{what}: a removed one goes")
+        check(sample(d.metrics(), "autoprocs_cpu_usage_seconds_total", tgt) is None,
+              f"{what}: and its series with it")
+        # made again (same id): its counters continue from where they were
+        t.mkdir(f"{g_pod}/{t.ctr_name(ID[0])}", quota=100000, usage=1000000, throttled=(10, 1, 1000))
+        check(wait_for(lambda: ID[0] in containers(d.metrics()), timeout=5), f"{what}: made again")
+        # (the fixture's files are written after its mkdir: wait for a read of them)
+        m = wait_for(lambda: (lambda x: x if (sample(x, "autoprocs_cpu_usage_seconds_total", tgt) or 0) > 2.0
+                              else None)(d.metrics()), timeout=5) or d.metrics()
+        check((sample(m, "autoprocs_cpu_usage_seconds_total", tgt) or 0) == 3.0 and
+              (sample(m, "autoprocs_cpu_throttled_periods_total", tgt) or 0) >= 26,
+              f"{what}: counters of the recreated cgroup did not go back "
+              f"(usage {sample(m, 'autoprocs_cpu_usage_seconds_total', tgt)})")
+        # a whole pod goes
+        t.rmdir(e_pod)
+        check(wait_for(lambda: ID[3] not in containers(d.metrics()), timeout=5), f"{what}: a removed pod goes")
+        # a new pod with its container at once
+        p_new = t.pod_dir("burstable", UID[3])
+        t.mkdir(f"{p_new}/{t.ctr_name(ID[6])}")
+        check(wait_for(lambda: ID[6] in containers(d.metrics()), timeout=5), f"{what}: a new pod's container")
+    finally:
+        d.stop()
+
+
+def group_fixtures():
+    tmp = tempfile.mkdtemp(prefix="autoprocs-test-nodeagent-")
+    try:
+        for version, driver in ((2, "systemd"), (1, "cgroupfs"), ("hybrid", "systemd"), (2, "cgroupfs"),
+                                (1, "systemd")):
+            scenario(tmp, version, driver)
+        tree_scenario(tmp)
+        bad_specs()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def tree_scenario(tmp):
+    """cgroup-tree:PATH on a v2 host with docker and podman containers."""
+    root = os.path.join(tmp, "docker-host")
+    t = Tree(root, 2, "systemd")
+    t.mkdir(f"system.slice/docker-{ID[10]}.scope", quota=50000, usage=300)
+    t.mkdir(f"machine.slice/libpod-{ID[11]}.scope", usage=400)
+    t.mkdir(f"machine.slice/libpod-conmon-{ID[12]}.scope")
+    t.mkdir("system.slice/cron.service")
+    d = Daemon(["--listen", "127.0.0.1:0", "--interval", "200ms", "--target", f"cgroup-tree:{root}/system.slice",
+                "--target", f"cgroup-tree:{root}/machine.slice"])
+    try:
+        check(d.wait_ready(), "cgroup-tree: ready")
+        m = wait_for(lambda: (lambda x: x if len(containers(x)) >= 2 else None)(d.metrics()), timeout=10) or d.metrics()
+        cs = containers(m)
+        check(set(cs) == {ID[10], ID[11]}, f"cgroup-tree: docker and podman containers ({sorted(cs)})")
+        check(cs.get(ID[10], {}).get("runtime") == "docker" and cs.get(ID[11], {}).get("runtime") == "podman" and
+              "pod_uid" not in cs.get(ID[10], {}), "cgroup-tree: runtimes, no pod labels")
+        check(sample(m, "autoprocs_cpu_limit_cores", {"container_id": ID[10]}) == 0.5, "cgroup-tree: docker limit")
+        t.mkdir(f"system.slice/docker-{ID[13]}.scope")
+        check(wait_for(lambda: ID[13] in containers(d.metrics()), timeout=5), "cgroup-tree: new docker container")
+    finally:
+        d.stop()
+    # not a cgroup: reported, retried, the daemon keeps running
+    d = Daemon(["--listen", "127.0.0.1:0", "--interval", "200ms", "--target", f"kubepods:{tmp}/nothing"])
+    try:
+        check(d.wait_ready(), "kubepods on a missing DIR: ready anyway")
+        check(d.wait_log(r"kubepods:\S+: \S+: no cgroup hierarchy"), "kubepods on a missing DIR: one clear line")
+        check(sample(d.metrics(), "autoprocs_target_up", {"target": f"kubepods:{tmp}/nothing"}) == 0,
+              "kubepods on a missing DIR: target down")
+        later = Tree(f"{tmp}/nothing", 2, "systemd")
+        later.mkdir(f"{later.pod_dir('burstable', UID[5])}/{later.ctr_name(ID[20])}")
+        check(wait_for(lambda: ID[20] in containers(d.metrics()), timeout=5),
+              "kubepods: a cgroupfs that appears later is found")
+    finally:
+        d.stop()
+
+
+def bad_specs():
+    for spec, why in (("kubepods:relative", "absolute"), ("cgroup-tree:x", "absolute"), ("kubepod", "unknown")):
+        r = td.run_bad(["--target", spec], what=f"--target {spec}")
+    r = td.run_bad(["--target", "kubepods", "--pod-logs", "rel"], what="--pod-logs rel")
+
+
+# ------------------------------------------------------------------------------------------------
+def v1_cpu_mounts():
+    """(cpu top, cpuacct top) of the host's v1 hierarchies, or None."""
+    cpu = acct = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] != "cgroup" or fields[3] != "/":
+                continue
+            opts = fields[sep + 3].split(",")
+            if "cpu" in opts:
+                cpu = fields[4]
+            if "cpuacct" in opts:
+                acct = fields[4]
+    return (cpu, acct) if cpu and acct else None
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def group_churn():
+    if os.geteuid() != 0:
+        print("# SKIP: not root (real cgroups)")
+        return SKIP
+    mounts = v1_cpu_mounts()
+    if not mounts:
+        print("# SKIP: no cgroup v1 cpu and cpuacct hierarchies here")
+        return SKIP
+    seconds = float(os.environ.get("AUTOPROCS_CHURN_SECONDS", "6"))
+    rate = int(os.environ.get("AUTOPROCS_CHURN_RATE", "20"))
+    base = int(os.environ.get("AUTOPROCS_CHURN_BASE", "50"))
+    cpu, acct = mounts
+    top = os.path.dirname(cpu)
+    parent = f"autoprocs-test-churn-{os.getpid()}"
+    made = []
+
+    def mk(rel):
+        for h in (cpu, acct):
+            os.makedirs(f"{h}/{parent}/{rel}", exist_ok=True)
+        made.append(rel)
+
+    def rm(rel):
+        for h in (acct, cpu):
+            try:
+                os.rmdir(f"{h}/{parent}/{rel}")
+            except FileNotFoundError:
+                pass
+
+    pods = {}
+    d = None
+    try:
+        for h in (cpu, acct):
+            os.makedirs(f"{h}/{parent}/kubepods/burstable", exist_ok=True)
+        spec = f"cgroup-tree:{cpu}/{parent}/kubepods"
+        n = 0
+
+        def new_ctr():
+            nonlocal n
+            n += 1
+            uid = "%08x-0000-0000-0000-%012x" % (n, n)
+            cid = "%064x" % (0xabc000000 + n)
+            mk(f"kubepods/burstable/pod{uid}")
+            mk(f"kubepods/burstable/pod{uid}/{cid}")
+            pods[cid] = f"kubepods/burstable/pod{uid}"
+            return cid
+
+        for _ in range(base):
+            new_ctr()
+        interval = 0.5
+        d = Daemon(["--listen", "127.0.0.1:0", "--interval", "500ms", "--target", spec])
+        check(d.wait_ready(), "churn: ready")
+        check(wait_for(lambda: len(containers(d.metrics())) == base, timeout=10), f"churn: {base} found")
+        fds0 = fd_count(d.proc.pid)
+        born, gone, last_usage = {}, {}, {}
+        late_in, late_out, backwards = [], [], []
+        end = time.time() + seconds
+        step = 1.0 / rate
+        recreated = 0
+        while time.time() < end:
+            t0 = time.time()
+            # one in, one out (and now and then one removed and made again under the same id)
+            cid = new_ctr()
+            born[cid] = t0
+            live = [c for c in pods if c not in born or t0 - born[c] > 2 * interval]
+            if live:
+                victim = live[0]
+                rm(f"{pods[victim]}/{victim}")
+                if recreated < 3 and victim not in born:
+                    mk(f"{pods[victim]}/{victim}")  # same id again
+                    recreated += 1
+                    born[victim] = t0
+                else:
+                    rm(pods.pop(victim))
+                    gone[victim] = t0
+            m = d.metrics()
+            cs = containers(m)
+            now = time.time()
+            for c, t in list(born.items()):
+                if c in cs:
+                    born.pop(c)
+                elif now - t > interval + 0.25:
+                    late_in.append(c)
+                    born.pop(c)
+            for c, t in list(gone.items()):
+                if c not in cs:
+                    gone.pop(c)
+                elif now - t > 2 * interval + 0.25:
+                    late_out.append(c)
+                    gone.pop(c)
+            for labels, v in series_of(m, "autoprocs_cpu_usage_seconds_total"):
+                c = labels.get("container_id")
+                if c and v < last_usage.get(c, 0):
+                    backwards.append(c)
+                if c:
+                    last_usage[c] = v
+            time.sleep(max(0, step - (time.time() - t0)))
+        check(not late_in, f"churn: every new container present within one interval ({len(late_in)} late)")
+        check(not late_out, f"churn: every removed container gone within two ({len(late_out)} late)")
+        check(not backwards, f"churn: no counter went back ({backwards[:3]})")
+        check(d.proc.poll() is None, "churn: the daemon is alive")
+        final = wait_for(lambda: (lambda m: m if len(containers(m)) == len(pods) else None)(d.metrics()), timeout=5)
+        check(final is not None, f"churn: the live set is exact at the end ({len(pods)})")
+        fds1 = fd_count(d.proc.pid)
+        check(fds1 <= fds0 + 32, f"churn: no fd leak ({fds0} -> {fds1} with the same number of containers)")
+    finally:
+        if d:
+            d.stop()
+        for rel in sorted(set(made) | {"kubepods/burstable", "kubepods", ""}, key=lambda r: -r.count("/") - (r != "")):
+            rm(rel)
+        for h in (cpu, acct):
+            if os.path.isdir(f"{h}/{parent}"):
+                shutil.rmtree(f"{h}/{parent}", ignore_errors=True)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+def group_dashboard():
+    path = os.path.join(td.SRC, "deploy", "grafana", "autoprocs-node-agent.json")
+    rules = os.path.join(td.SRC, "deploy", "kubernetes", "base", "prometheusrule.yaml")
+    with open(path) as f:
+        try:
+            dash = json.load(f)
+        except ValueError as e:
+            check(False, f"dashboard is valid JSON ({e})")
+            return 0
+    check(isinstance(dash.get("panels"), list) and dash["panels"], "dashboard has panels")
+    exprs = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "expr" and isinstance(v, str):
+                    exprs.append(v)
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(dash)
+    check(len(exprs) >= 6, f"dashboard has queries ({len(exprs)})")
+    with open(rules) as f:
+        rule_text = f.read()
+    recorded = set(re.findall(r"record:\s*(\S+)", rule_text))
+    # the daemon's real output on a fixture node
+    tmp = tempfile.mkdtemp(prefix="autoprocs-test-dash-")
+    try:
+        t = Tree(f"{tmp}/cg", 2, "systemd")
+        t.mkdir(f"{t.pod_dir('burstable', UID[0])}/{t.ctr_name(ID[0])}", quota=50000, usage=10,
+                throttled=(10, 5, 100))
+        d = Daemon(["--listen", "127.0.0.1:0", "--interval", "200ms", "--target", "self",
+                    "--target", f"kubepods:{tmp}/cg"])
+        try:
+            d.wait_ready()
+            text = wait_for(lambda: (lambda m: m if containers(m) else None)(d.metrics()), timeout=10) or ""
+        finally:
+            d.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    have = {re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", l).group(0) for l in text.splitlines()
+            if l and not l.startswith("#")}
+    builtin = {"by", "without", "on", "ignoring", "group_left", "group_right", "sum", "rate", "irate",
+               "increase", "max", "min", "avg", "count", "topk", "bottomk", "clamp_min", "clamp_max",
+               "label_replace", "histogram_quantile", "and", "or", "unless", "offset", "bool", "time",
+               "vector", "scalar", "abs", "deriv", "delta", "max_over_time", "avg_over_time", "le"}
+    for e in exprs:
+        no_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', e)
+        no_labels = re.sub(r"\{[^}]*\}", "", no_strings)
+        no_ranges = re.sub(r"\[[^\]]*\]", "", no_labels)
+        no_groups = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", no_ranges)
+        names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", no_groups)) - builtin
+        names = {n for n in names if not re.fullmatch(r"[0-9e]+", n)}
+        missing = {n for n in names if n not in have and n not in recorded and not n.startswith("$")}
+        check(not missing, f"dashboard query uses only real metrics: {e[:80]}... (missing {sorted(missing)})")
+    for r in recorded:
+        m = re.search(r"record:\s*" + re.escape(r) + r"\s*\n\s*expr:\s*\|?\s*\n?(.*?)(?:\n\s*- |\Z)", rule_text, re.S)
+    return 0
+
+
+def main():
+    group, td.DAEMON, td.SRC = sys.argv[1], sys.argv[2], sys.argv[3]
+    if group != "dashboard" and not os.access(td.DAEMON, os.X_OK):
+        print(f"# SKIP: {td.DAEMON} not built")
+        return SKIP
+    groups = {"fixtures": group_fixtures, "churn": group_churn, "dashboard": group_dashboard}
+    try:
+        r = groups[group]()
+    except Exception:
+        traceback.print_exc()
+        td.FAILS.append("exception")
+        r = 0
+    if r == SKIP:
+        return SKIP
+    print(f"# {len(td.FAILS)} failed: {td.FAILS}" if td.FAILS else "# all passed")
+    return 1 if td.FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
