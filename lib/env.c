@@ -68,6 +68,20 @@ static bool apply_policy(autoprocs_config *config, const char *v)
         return true;
 }
 
+static bool apply_pacing(autoprocs_config *config, const char *v)
+{
+        static const char *const names[] = { "auto", "on", "off" };
+        autoprocs_pacing p;
+
+        if (autoprocs_pacing_from_string(v, &p) < 0) {
+                report(config, "AUTOPROCS_PACING", v, "not one of auto, on, off; keeping %s",
+                       names[config->pacing]);
+                return false;
+        }
+        (void)autoprocs_config_set_pacing(config, p);
+        return true;
+}
+
 static bool apply_min(autoprocs_config *config, const char *v)
 {
         unsigned n;
@@ -129,7 +143,7 @@ int ap_env_apply(autoprocs_config *config, ApEnvLookupFn lookup, void *userdata)
         } vars[] = {
                 { "AUTOPROCS_PROCS", apply_procs },       { "AUTOPROCS_POLICY", apply_policy },
                 { "AUTOPROCS_MIN", apply_min },           { "AUTOPROCS_RESERVE", apply_reserve },
-                { "AUTOPROCS_INTERVAL", apply_interval },
+                { "AUTOPROCS_INTERVAL", apply_interval }, { "AUTOPROCS_PACING", apply_pacing },
         };
         int invalid = 0;
 

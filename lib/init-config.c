@@ -192,6 +192,29 @@ AUTOPROCS_API int autoprocs_config_set_procs_changed_callback(autoprocs_config *
         return 0;
 }
 
+AUTOPROCS_API int autoprocs_config_set_pacing(autoprocs_config *config, autoprocs_pacing pacing)
+{
+        if (!config || (pacing != AUTOPROCS_PACING_AUTO && pacing != AUTOPROCS_PACING_ON &&
+                        pacing != AUTOPROCS_PACING_OFF))
+                return -EINVAL;
+        config->pacing = pacing;
+        return 0;
+}
+
+AUTOPROCS_API int autoprocs_pacing_from_string(const char *name, autoprocs_pacing *ret_pacing)
+{
+        static const char *const names[] = { "auto", "on", "off" };
+
+        if (!name || !ret_pacing)
+                return -EINVAL;
+        for (size_t i = 0; i < AP_ELEMENTSOF(names); i++)
+                if (strcmp(name, names[i]) == 0) {
+                        *ret_pacing = (autoprocs_pacing)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 AUTOPROCS_API int autoprocs_policy_from_string(const char *name, autoprocs_policy *ret_policy)
 {
         static const char *const names[] = { "go125", "ceil", "floor", "automaxprocs" };

@@ -25,6 +25,7 @@ struct autoprocs_config {
         unsigned interval_ms;         /* 0 = no watching */
         size_t stack_size;
         unsigned max_threads;
+        autoprocs_pacing pacing;
         autoprocs_log_fn log_fn;
         void *log_userdata;
         autoprocs_procs_changed_fn procs_changed_fn;

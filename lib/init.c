@@ -29,6 +29,7 @@
 #include "lib/env.h"
 #include "lib/init-config.h"
 #include "lib/init.h"
+#include "lib/policy.h"
 #include "lib/runtime/runtime.h"
 #include "lib/util/macro.h"
 #include "lib/watch-damper.h"
@@ -128,6 +129,25 @@ static void report_tick(const autoprocs_config *c, const ApWatchResult *res, boo
                      res->affinity, why, res->procs);
 }
 
+/* Pace the runtime to @res's limit when the configuration and the limit ask for it (limits.h),
+ * else turn pacing off.  Cheap when nothing changed. */
+static void apply_pacing(const autoprocs_config *c, const ApWatchResult *res)
+{
+        if (ap_policy_pacing(c->pacing, res->has_limit, res->quota_us, res->period_us, res->affinity))
+                (void)ap_rt_pace_set(res->quota_us * 1000u, res->period_us * 1000u);
+        else
+                (void)ap_rt_pace_set(0, 0);
+}
+
+/* The kernel's counters of the binding cgroup, for the pacing feedback. */
+static void pacing_feedback(ApWatch *w)
+{
+        uint64_t periods, throttled, usage;
+
+        if (ap_watch_cpu_stat(w, &periods, &throttled, &usage) == 0)
+                ap_rt_pace_feedback(periods, throttled, usage);
+}
+
 /* Under watch_lock: what the damper says about @rec, honouring a manual autoprocs_procs_set(). */
 static unsigned decide_locked(unsigned rec)
 {
@@ -177,6 +197,10 @@ static void *watcher_main(void *arg)
                  * autoprocs_procs_set() is ordered before or after, never overwritten. */
                 r = n != 0 && n != old ? ap_rt_set_procs(n) : 0;
                 pthread_mutex_unlock(&W.watch_lock);
+                /* pacing follows the limit in the same tick; a failed read keeps it as it is */
+                if (!(res.flags & AP_WATCH_FAILED))
+                        apply_pacing(c, &res);
+                pacing_feedback(W.watch);
 
                 report_tick(c, &res, was_failed);
                 if (n != 0 && n != old) {
@@ -282,7 +306,8 @@ AUTOPROCS_API int autoprocs_init(const autoprocs_config *config)
         ApRtOptions opts;
         unsigned procs;
         unsigned generation = 0;
-        bool watching;
+        ApWatchResult first = {};
+        bool watching, detected = false;
         int r;
 
         pthread_mutex_lock(&state_lock);
@@ -315,7 +340,9 @@ AUTOPROCS_API int autoprocs_init(const autoprocs_config *config)
                 r = ap_watch_new(c, &W.watch);
                 if (r < 0)
                         goto fail;
-                procs = ap_watch_last(W.watch)->procs;
+                first = *ap_watch_last(W.watch);
+                detected = true;
+                procs = first.procs;
                 if (procs == 0) {
                         r = -ENOENT;
                         goto fail;
@@ -339,6 +366,8 @@ AUTOPROCS_API int autoprocs_init(const autoprocs_config *config)
         if (r < 0)
                 goto fail;
 
+        if (detected)
+                apply_pacing(c, &first);
         ap_watch_damper_init(&W.damper, procs);
         W.manual = W.failed = false;
         W.last_recommendation = procs;

@@ -78,3 +78,13 @@ unsigned ap_policy_procs(const ApPolicyInput *in)
         }
         return clamp_uint(n ? n : 1);
 }
+
+bool ap_policy_pacing(autoprocs_pacing mode, bool has_limit, uint64_t quota_us, uint64_t period_us,
+                      unsigned affinity)
+{
+        if (mode == AUTOPROCS_PACING_OFF || !has_limit || quota_us == 0 || period_us == 0)
+                return false;
+        if (affinity > 0 && (unsigned __int128)quota_us >= (unsigned __int128)affinity * period_us)
+                return false;
+        return mode == AUTOPROCS_PACING_ON || quota_us % period_us != 0;
+}

@@ -35,3 +35,14 @@ unsigned ap_policy_procs(const ApPolicyInput *in);
  * Saturate at UINT64_MAX.  Exposed for tests. */
 uint64_t ap_policy_floor(uint64_t quota_us, uint64_t period_us, uint64_t reserve_millicpus);
 uint64_t ap_policy_ceil(uint64_t quota_us, uint64_t period_us, uint64_t reserve_millicpus);
+
+/*
+ * Whether to pace the runtime (autoprocs_pacing) given the binding limit and the affinity:
+ *   auto  a limit that is fractional (quota not a multiple of period) and below A
+ *   on    any limit below A
+ *   off   never
+ * A limit at or above A is not binding (the processors cannot spend it): no pacing.  A = 0
+ * (unknown) counts as no cap.  Pure.
+ */
+bool ap_policy_pacing(autoprocs_pacing mode, bool has_limit, uint64_t quota_us, uint64_t period_us,
+                      unsigned affinity);

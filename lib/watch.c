@@ -39,6 +39,7 @@
 #include "probes/cgroup-path.h"
 #include "probes/cgroup-resolve.h"
 #include "probes/cpuset.h"
+#include "probes/cpustat.h"
 #include "probes/probe.h"
 
 /* The oldest an affinity reading may get between ticks. */
@@ -63,6 +64,7 @@ struct ApWatch {
         unsigned affinity;           /* the last affinity read */
         unsigned affinity_every;     /* re-read it every N ticks */
         unsigned affinity_age;       /* ticks since it was read */
+        size_t binding;              /* chain level of the binding limit (when has_limit) */
         ApWatchResult last;
 };
 
@@ -171,6 +173,8 @@ static bool read_once(ApWatch *w, ApWatchResult *res)
         if (w->chain.n > 0)
                 (void)ap_limit_chain_read(&w->chain, &lim, &failed, NULL);
         failed += unlinked_levels(w);
+        if (lim.limited)
+                w->binding = lim.level;
         res->has_limit = lim.limited;
         res->quota_us = lim.limited ? lim.quota_us : 0;
         res->period_us = lim.limited ? lim.period_us : 0;
@@ -255,6 +259,25 @@ ApWatch *ap_watch_free(ApWatch *w)
         autoprocs_config_free(w->config);
         free(w);
         return NULL;
+}
+
+int ap_watch_cpu_stat(ApWatch *w, uint64_t *ret_periods, uint64_t *ret_throttled,
+                      uint64_t *ret_usage_ns)
+{
+        ApCpuStat st = {};
+        int r;
+
+        if (!w->last.has_limit || w->binding >= w->chain.n)
+                return -ENODATA;
+        r = ap_cpu_stat_read(&w->root, w->chain.levels[w->binding].dir, NULL, &st, NULL);
+        if (r < 0)
+                return r;
+        if (r > 0 || !st.has_throttling)
+                return -ENODATA;
+        *ret_periods = st.nr_periods;
+        *ret_throttled = st.nr_throttled;
+        *ret_usage_ns = st.has_usage ? st.usage_usec * 1000u : 0;
+        return 0;
 }
 
 const ApWatchResult *ap_watch_last(const ApWatch *w)

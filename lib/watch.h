@@ -56,5 +56,13 @@ AP_DEFINE_CLEANUP(ApWatch *, ap_watch_free)
  */
 int ap_watch_tick(ApWatch *w, uint64_t confirm_ns, ApWatchResult *ret);
 
+/*
+ * The throttling and usage counters of the cgroup whose limit binds (cpu.stat there; v1: usage
+ * only where cpuacct is co-mounted).  Opens and reads one file: call it at the tick's pace.
+ * @retval 0  @retval -ENODATA no binding limit or no counters  @retval -errno
+ */
+int ap_watch_cpu_stat(ApWatch *w, uint64_t *ret_periods, uint64_t *ret_throttled,
+                      uint64_t *ret_usage_ns);
+
 /* The last result (what the previous tick, or resolution at ap_watch_new(), found). */
 const ApWatchResult *ap_watch_last(const ApWatch *w);

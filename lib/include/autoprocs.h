@@ -51,6 +51,19 @@ typedef enum autoprocs_policy {
         AUTOPROCS_POLICY_AUTOMAXPROCS = 3, /* max(MIN, floor(Q)), not capped by A */
 } autoprocs_policy;
 
+/** Fractional pacing of the embedded runtime (autoprocs_init): with a limit of Q CPUs the
+ *  process spends at most Q (less a 5 % headroom) over every short window, evenly, so that
+ *  the kernel does not throttle it (README "Fractional pacing"). */
+typedef enum autoprocs_pacing {
+        AUTOPROCS_PACING_AUTO = 0,  /* on when the binding limit is fractional and below the
+                                     * affinity count (default) */
+        AUTOPROCS_PACING_ON = 1,    /* on whenever a limit below the affinity count binds */
+        AUTOPROCS_PACING_OFF = 2,
+} autoprocs_pacing;
+
+/** Parse "auto", "on", "off".  @retval 0 ok  @retval -EINVAL unknown name. */
+AUTOPROCS_API int autoprocs_pacing_from_string(const char *name, autoprocs_pacing *ret_pacing);
+
 /** Parse "go125", "ceil", "floor", "automaxprocs".  @retval 0 ok  @retval -EINVAL unknown name. */
 AUTOPROCS_API int autoprocs_policy_from_string(const char *name, autoprocs_policy *ret_policy);
 /** The policy's name; "unknown" for a value outside the enum.  Static storage. */
@@ -111,6 +124,8 @@ AUTOPROCS_API int autoprocs_config_set_procs(autoprocs_config *config, unsigned 
 AUTOPROCS_API int autoprocs_config_set_interval_ms(autoprocs_config *config, unsigned interval_ms);
 /** Usable stack size of each task in bytes (rounded up to pages), 16 KiB .. 64 MiB. */
 AUTOPROCS_API int autoprocs_config_set_stack_size(autoprocs_config *config, size_t bytes);
+/** Fractional pacing (autoprocs_pacing; default auto; AUTOPROCS_PACING overrides). */
+AUTOPROCS_API int autoprocs_config_set_pacing(autoprocs_config *config, autoprocs_pacing pacing);
 /** Cap on the runtime's OS threads, 1 .. 100000. */
 AUTOPROCS_API int autoprocs_config_set_max_threads(autoprocs_config *config, unsigned max_threads);
 AUTOPROCS_API int autoprocs_config_set_log_callback(autoprocs_config *config, autoprocs_log_fn fn,
@@ -337,6 +352,17 @@ typedef struct autoprocs_stats {
         uint64_t stacks_guarded;
         uint64_t stacks_unguarded;
         uint64_t last_resize_ns;   /* latency of the last completed resize */
+        /* fractional pacing (autoprocs_config_set_pacing) */
+        uint32_t pacing;                 /* 1 while pacing is on */
+        uint32_t pace_factor_ppm;        /* kernel feedback factor, 1000000 = none */
+        uint64_t pace_limit_millicpus;   /* the limit paced to */
+        uint64_t pace_share_millicpus;   /* the share the runtime's workers may use */
+        uint64_t pace_others_millicpus;  /* CPU of the process's other threads and the cgroup's
+                                          * other processes, taken off the share */
+        uint64_t pace_held_ns;           /* time worker threads were held back, summed */
+        uint64_t pace_holds;             /* hold-backs (at scheduling points or by the signal) */
+        uint64_t pace_signal_holds;      /* ... of them by the CPU-clock signal (no scheduling point) */
+        uint64_t pace_throttled_periods; /* throttled periods the kernel reported while pacing */
 } autoprocs_stats;
 /** Fill @ret with a snapshot; thread-safe, lock-free.  @retval 0  @retval -ESRCH not running */
 AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret);

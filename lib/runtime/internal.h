@@ -39,6 +39,7 @@
 #define AP_ACQUIRE memory_order_acquire
 #define AP_RELEASE memory_order_release
 #define AP_ACQ_REL memory_order_acq_rel
+#define AP_SEQ_CST memory_order_seq_cst
 
 typedef struct autoprocs_task ApG;
 typedef struct ApM ApM;
@@ -61,10 +62,30 @@ static inline void ap_cpu_relax(void)
 #endif
 }
 
+/* Runtime locks held by this thread (spin locks and the scheduler mutex): the pacing signal
+ * never holds a thread back while it holds one, it defers to the unlock (pace.h). */
+extern __thread unsigned ap_tls_locks __attribute__((tls_model("initial-exec")));
+extern __thread bool ap_tls_pace_deferred __attribute__((tls_model("initial-exec")));
+void ap_pace_deferred(void);
+
+static inline void ap_rt_lock_enter(void)
+{
+        ap_tls_locks++;
+        atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void ap_rt_lock_leave(void)
+{
+        atomic_signal_fence(memory_order_seq_cst);
+        if (--ap_tls_locks == 0 && AP_UNLIKELY(ap_tls_pace_deferred))
+                ap_pace_deferred();
+}
+
 static inline void ap_spin_lock(ApSpin *l)
 {
         unsigned n = 0;
 
+        ap_rt_lock_enter();
         for (;;) {
                 if (atomic_exchange_explicit(&l->v, 1, AP_ACQUIRE) == 0)
                         return;
@@ -80,6 +101,7 @@ static inline void ap_spin_lock(ApSpin *l)
 static inline void ap_spin_unlock(ApSpin *l)
 {
         atomic_store_explicit(&l->v, 0, AP_RELEASE);
+        ap_rt_lock_leave();
 }
 
 static inline void ap_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *rel)
@@ -167,6 +189,7 @@ struct ApP {
         _Atomic uint32_t status;
         _Atomic uint32_t retire;        /* set by the resizer: leave at the next scheduling point */
         _Atomic uint32_t preempt;       /* set by the monitor: the running task should yield */
+        _Atomic uint32_t paused;        /* its M is held back by pacing (pace.c): no hog */
         _Atomic uint64_t schedtick;     /* dispatches; the monitor watches it for hogs */
         _Atomic uint32_t in_task;       /* its M runs a task (not the scheduler loop) */
         _Atomic uint64_t cur_task;      /* id of the task dispatched last (for hog reports) */
@@ -226,6 +249,13 @@ struct ApM {
         size_t g0_size;
         void *altstack;
         size_t altstack_size;
+
+        /* pacing (pace.c), this thread's own */
+        uint64_t pace_cpu;      /* its CPU clock at the last charge */
+        uint64_t pace_mono;     /* monotonic time of the last charge */
+        timer_t pace_timer;     /* CPU-clock timer of the hold-back signal */
+        bool pace_has_timer;
+        bool pace_timer_on;
 };
 
 /* ---- the scheduler ------------------------------------------------------------------------ */
@@ -270,6 +300,7 @@ typedef struct ApSched {
         _Atomic uint32_t sm_wake;
         _Atomic uint32_t sm_deep;
         _Atomic uint32_t timers_due;    /* set by the monitor: a timer is due, Ps read the clock */
+        _Atomic uint64_t sm_until;      /* the monitor sleeps until then on a timer deadline; 0 no */
 
         /* counters */
         _Atomic uint64_t ext_spawned;
@@ -279,6 +310,19 @@ typedef struct ApSched {
 } ApSched;
 
 extern ApSched ap_sched;
+
+/* The scheduler mutex, counted as a runtime lock (see ap_rt_lock_enter). */
+static inline void ap_sched_lock(void)
+{
+        ap_rt_lock_enter();
+        pthread_mutex_lock(&ap_sched.lock);
+}
+
+static inline void ap_sched_unlock(void)
+{
+        pthread_mutex_unlock(&ap_sched.lock);
+        ap_rt_lock_leave();
+}
 
 /* The current M (NULL outside the runtime's threads).  Never cached across a switch: a task may
  * resume on another thread, so every read goes through this non-inlinable accessor. */

@@ -144,11 +144,11 @@ bool ap_resize_step(uint64_t now)
         (void)now;
         if (atomic_load(&ap_sched.req_gen) == atomic_load(&ap_sched.done_gen))
                 return false;
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         acted = resize_apply_locked(atomic_load(&ap_sched.target));
         (void)retire_step_locked(&moved);
         ap_resize_try_complete_locked();
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
         if (acted || moved)
                 ap_wakep();
         return true;
@@ -162,11 +162,11 @@ int ap_rt_set_procs(unsigned n)
                 return -ESRCH;
         if (n > AP_RT_MAXPROCS)
                 n = AP_RT_MAXPROCS;
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         atomic_store(&ap_sched.target, n);
         atomic_store(&ap_sched.req_ns, ap_now_ns());
         atomic_fetch_add(&ap_sched.req_gen, 1);
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
         /* growing is in force at once; shrinking once the removed Ps' owners let go of them */
         (void)ap_resize_step(0);
         if (atomic_load(&ap_sched.req_gen) != atomic_load(&ap_sched.done_gen))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/runtime/internal.h"
+#include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
 
 
@@ -53,6 +54,7 @@ int ap_rt_start(const ApRtOptions *opts)
         ap_sched.max_threads = opts->max_threads ? opts->max_threads : AP_RT_DEFAULT_MAX_THREADS;
         ap_sched.log_fn = opts->log_fn;
         ap_sched.log_userdata = opts->log_userdata;
+        ap_pace_init();
         r = ap_stack_init(ap_sched.stack_size);
         if (r < 0)
                 goto fail;
@@ -121,6 +123,7 @@ void ap_rt_stop(void)
         }
         /* no new tasks from here on */
         atomic_store(&ap_sched.running, false);
+        ap_pace_fini();
         ap_sched_shutdown();
         ap_sysmon_join();
         ap_timers_fini();
@@ -195,6 +198,7 @@ AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret)
         s.thread_cap_hits = atomic_load(&ap_sched.cap_hits);
         ap_stack_counts(&s.stacks_guarded, &s.stacks_unguarded);
         s.last_resize_ns = atomic_load(&ap_sched.last_resize_ns);
+        ap_pace_stats(&s);
         *ret = s;
         return 0;
 }

@@ -33,3 +33,16 @@ int ap_rt_set_procs(unsigned n);
 unsigned ap_rt_procs(void);
 /* Wait up to @timeout_ms for the last request to be in force.  @retval 0  @retval -ETIMEDOUT */
 int ap_rt_wait_procs(unsigned timeout_ms);
+
+/*
+ * Fractional pacing (pace.c, DESIGN.md "Pacing"): keep the whole process below @quota_ns of CPU
+ * per @period_ns (the binding CFS limit), evenly, so that the kernel does not throttle it.
+ * quota_ns 0 or period_ns 0 turns pacing off.  From any thread; takes effect at once (held
+ * threads are woken to decide afresh).
+ * @retval 0  @retval -ESRCH not running  @retval -EINVAL period outside 1 ms .. 1 s
+ */
+int ap_rt_pace_set(uint64_t quota_ns, uint64_t period_ns);
+/* The kernel's judgement: the binding cgroup's cumulative nr_periods and nr_throttled, and its
+ * CPU usage in ns (0: unknown).  Called at each watcher tick; throttled periods back pacing off,
+ * calm ticks let it climb back, usage beyond the process's shrinks the share. */
+void ap_rt_pace_feedback(uint64_t nr_periods, uint64_t nr_throttled, uint64_t usage_ns);

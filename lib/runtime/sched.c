@@ -17,6 +17,7 @@
 #include "lib/runtime/arch.h"
 #include "lib/runtime/fiber.h"
 #include "lib/runtime/internal.h"
+#include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
 
 #define SPIN_NS 20000u
@@ -250,12 +251,12 @@ static int newm(ApP *p, bool spinning)
         }
         atomic_store(&m->nextp, p);
         m->start_spinning = spinning;
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         m->id = ++ap_sched.next_mid;
         m->rand = 0x9e3779b97f4a7c15ull * m->id;
         m->all_next = ap_sched.allm;
         ap_sched.allm = m;
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
 
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, (AP_TSAN || AP_ASAN) ? 4u << 20 : 256u << 10);
@@ -275,11 +276,11 @@ static void startm(ApP *p, bool spinning)
 {
         ApM *m;
 
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         if (!p) {
                 p = ap_pidleget_locked();
                 if (!p) {
-                        pthread_mutex_unlock(&ap_sched.lock);
+                        ap_sched_unlock();
                         if (spinning)
                                 atomic_fetch_sub(&ap_sched.nmspinning, 1);
                         return;
@@ -290,14 +291,14 @@ static void startm(ApP *p, bool spinning)
                 ap_sched.midle = m->idle_next;
                 atomic_fetch_sub(&ap_sched.nmidle, 1);
         }
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
         if (!m) {
                 if (newm(p, spinning) == 0)
                         return;
                 ap_p_drain_to_global(p);
-                pthread_mutex_lock(&ap_sched.lock);
+                ap_sched_lock();
                 ap_pidleput_locked(p);
-                pthread_mutex_unlock(&ap_sched.lock);
+                ap_sched_unlock();
                 if (spinning)
                         atomic_fetch_sub(&ap_sched.nmspinning, 1);
                 return;
@@ -328,9 +329,9 @@ void ap_handoffp(ApP *p)
 {
         if (p->id >= atomic_load(&ap_sched.nprocs) || atomic_load(&p->retire)) {
                 ap_p_drain_to_global(p);
-                pthread_mutex_lock(&ap_sched.lock);
+                ap_sched_lock();
                 ap_pidleput_locked(p);
-                pthread_mutex_unlock(&ap_sched.lock);
+                ap_sched_unlock();
                 ap_wakep();
                 return;
         }
@@ -338,23 +339,24 @@ void ap_handoffp(ApP *p)
                 startm(p, false);
                 return;
         }
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         ap_pidleput_locked(p);
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
 }
 
 /* Park this M until startm() hands it a P (or shutdown). */
 static void stopm(ApM *m)
 {
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         if (atomic_load(&ap_sched.shutdown)) {
-                pthread_mutex_unlock(&ap_sched.lock);
+                ap_sched_unlock();
                 return;
         }
         m->idle_next = ap_sched.midle;
         ap_sched.midle = m;
         atomic_fetch_add(&ap_sched.nmidle, 1);
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
+        ap_pace_m_flush(m);
         while (atomic_load_explicit(&m->park, AP_ACQUIRE) == 0)
                 ap_futex_wait(&m->park, 0, NULL);
         atomic_store_explicit(&m->park, 0, AP_RELAXED);
@@ -375,7 +377,7 @@ static void retire_p(ApM *m)
         ApP *p = m->p;
         bool drained = false;
 
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         if (p->id >= atomic_load(&ap_sched.nprocs)) {
                 drained = !ap_runq_empty(p);
                 ap_p_drain_to_global(p);
@@ -395,7 +397,7 @@ static void retire_p(ApM *m)
         } else {
                 atomic_store(&p->retire, 0);
         }
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
         if (drained)
                 ap_wakep();
 }
@@ -409,9 +411,9 @@ static ApG *find_runnable(ApM *m)
 top:
         if (atomic_load(&ap_sched.shutdown)) {
                 if (m->p) {
-                        pthread_mutex_lock(&ap_sched.lock);
+                        ap_sched_lock();
                         ap_pidleput_locked(m->p);
-                        pthread_mutex_unlock(&ap_sched.lock);
+                        ap_sched_unlock();
                         m->p = NULL;
                 }
                 return NULL;
@@ -435,6 +437,7 @@ top:
                 retire_p(m);
                 goto top;
         }
+        ap_pace_point(m);
         ap_timers_poll(p, true);
         if (atomic_load_explicit(&p->schedtick, AP_RELAXED) % 61 == 0 && (g = ap_gq_get(p, 1)))
                 return g;
@@ -474,14 +477,14 @@ top:
         }
 
         /* give the P back */
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         if (ap_gq_nonempty() || atomic_load(&p->retire) || !ap_runq_empty(p)) {
-                pthread_mutex_unlock(&ap_sched.lock);
+                ap_sched_unlock();
                 goto top;
         }
         ap_pidleput_locked(p);
         m->p = NULL;
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
 
         was_spinning = m->spinning;
         if (was_spinning) {
@@ -499,9 +502,9 @@ top:
                         work = v && !ap_runq_empty(v);
                 }
                 if (work) {
-                        pthread_mutex_lock(&ap_sched.lock);
+                        ap_sched_lock();
                         p = ap_pidleget_locked();
-                        pthread_mutex_unlock(&ap_sched.lock);
+                        ap_sched_unlock();
                         if (p) {
                                 ap_acquirep(m, p);
                                 if (was_spinning) {
@@ -541,6 +544,7 @@ static void *m_main(void *arg)
                 (void)pthread_attr_getstack(&attr, &m->g0_lo, &m->g0_size);
                 pthread_attr_destroy(&attr);
         }
+        ap_pace_m_start(m);
         for (;;) {
                 ApG *g = find_runnable(m);
 
@@ -548,6 +552,7 @@ static void *m_main(void *arg)
                         break;
                 execute(m, g);
         }
+        ap_pace_m_stop(m);
         ap_stack_altstack_fini(m);
         return NULL;
 }
@@ -572,14 +577,14 @@ void ap_sched_shutdown(void)
         ApM *m;
 
         atomic_store(&ap_sched.shutdown, true);
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         while ((m = ap_sched.midle)) {
                 ap_sched.midle = m->idle_next;
                 atomic_store_explicit(&m->park, 1, AP_RELEASE);
                 ap_futex_wake(&m->park, 1);
         }
         atomic_store(&ap_sched.nmidle, 0);
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
         for (m = ap_sched.allm; m; m = m->all_next)
                 if (m->thread)
                         pthread_join(m->thread, NULL);

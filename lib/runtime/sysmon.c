@@ -83,6 +83,12 @@ static bool retake(uint64_t now)
                 } else if (s == AP_P_RUNNING) {
                         uint64_t t = atomic_load_explicit(&p->schedtick, AP_RELAXED);
 
+                        /* held back by pacing: not running, so not hogging either */
+                        if (atomic_load_explicit(&p->paused, AP_RELAXED)) {
+                                p->sm_tick = t;
+                                p->sm_tick_ns = now;
+                                continue;
+                        }
                         if (p->sm_tick != t) {
                                 p->sm_tick = t;
                                 p->sm_tick_ns = now;
@@ -169,27 +175,32 @@ static void *sysmon_main(void *arg)
                         uint64_t wait = delay;
                         struct timespec ts;
 
-                        /* Every P busy: leave due timers to the Ps for TIMER_GRACE_NS (it
-                         * matters for a hog); wake at the deadline to flag them due.  sm_deep = 2 makes a P that goes idle or enters a
-                         * blocking region wake the monitor (Dekker's pattern with npidle). */
+                        /* Every P busy: the Ps fire due timers at their scheduling points
+                         * (ap_timers_poll), so the monitor does not wake for deadlines; it
+                         * fires what a P left overdue past TIMER_GRACE_NS at its own pace
+                         * (it matters for a hog).  Waking at every deadline of a 1 ms sleeper
+                         * cost 0.2 CPU (pacing counts it against the quota).  sm_deep = 2
+                         * makes a P that goes idle or enters a blocking region wake the monitor
+                         * (Dekker's pattern with npidle). */
                         if (next != UINT64_MAX && all_running()) {
                                 atomic_store(&ap_sched.sm_deep, 2);
                                 grace = all_running();
                                 if (!grace)
                                         atomic_store(&ap_sched.sm_deep, 0);
-                                else if (next <= now)
-                                        /* due: tell the Ps to read the clock at every
-                                         * scheduling point (ap_timers_poll) */
-                                        next = next < UINT64_MAX - TIMER_GRACE_NS
-                                                       ? next + TIMER_GRACE_NS
-                                                       : UINT64_MAX - 1;
                         }
-                        if (next != UINT64_MAX)
+                        if (next != UINT64_MAX && !grace) {
                                 wait = next > now ? AP_MIN(wait, next - now) : 0;
+                                /* an earlier timer wakes it (timer.c; Dekker's pattern with
+                                 * ap_timer_next_ns) */
+                                atomic_store(&ap_sched.sm_until, now + wait);
+                                if (ap_timer_next() < next)
+                                        wait = 0;
+                        }
                         if (wait > 0) {
                                 ts = ap_ns_to_ts(wait);
                                 ap_futex_wait(&ap_sched.sm_wake, seq, &ts);
                         }
+                        atomic_store(&ap_sched.sm_until, 0);
                         if (grace)
                                 atomic_store(&ap_sched.sm_deep, 0);
                 }
@@ -200,11 +211,12 @@ static void *sysmon_main(void *arg)
                     !atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
                         atomic_store_explicit(&ap_sched.timers_due, 1, AP_RELAXED);
                 /* still all busy: fire only what the Ps left overdue past the grace */
+                /* Firing timers does not shorten the next sleep: the deadlines set it. */
                 if (grace && all_running() && now > TIMER_GRACE_NS)
-                        acted = ap_timers_run(now - TIMER_GRACE_NS) > 0;
+                        (void)ap_timers_run(now - TIMER_GRACE_NS);
                 else
-                        acted = ap_timers_run(now) > 0;
-                acted |= ap_resize_step(now);
+                        (void)ap_timers_run(now);
+                acted = ap_resize_step(now);
                 acted |= retake(now);
                 if (acted || seq != atomic_load(&ap_sched.sm_wake)) {
                         idle = 0;

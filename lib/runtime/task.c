@@ -15,6 +15,7 @@
 #include "lib/runtime/arch.h"
 #include "lib/runtime/fiber.h"
 #include "lib/runtime/internal.h"
+#include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
 
 #define P_GFREE_MAX 128u
@@ -58,6 +59,7 @@ static void task_entry(void *arg)
                         ap_spin_unlock(&g->lock);
                 }
                 if (!next) {
+                        ap_pace_point(m);
                         ap_timers_poll(p, false);
                         next = pick_next_fast(p);
                 }
@@ -360,6 +362,7 @@ AUTOPROCS_API void autoprocs_yield(void)
                 sched_yield();
                 return;
         }
+        ap_pace_point(m);
         g = m->curg;
         p = m->p;
         if (atomic_load_explicit(&p->retire, AP_RELAXED)) {
@@ -385,7 +388,10 @@ AUTOPROCS_API void autoprocs_checkpoint(void)
 {
         ApM *m = ap_cur_m();
 
-        if (m && m->p && AP_UNLIKELY(atomic_load_explicit(&m->p->preempt, AP_RELAXED)))
+        if (!m || !m->p)
+                return;
+        ap_pace_point(m);
+        if (m->p && AP_UNLIKELY(atomic_load_explicit(&m->p->preempt, AP_RELAXED)))
                 autoprocs_yield();
 }
 
@@ -432,9 +438,9 @@ AUTOPROCS_API void autoprocs_block_end(void)
                 return;
         }
         /* the P was retaken (or removed by a resize): any idle one, else queue the task */
-        pthread_mutex_lock(&ap_sched.lock);
+        ap_sched_lock();
         p = ap_pidleget_locked();
-        pthread_mutex_unlock(&ap_sched.lock);
+        ap_sched_unlock();
         if (p) {
                 ap_acquirep(m, p);
                 return;

@@ -87,9 +87,15 @@ void ap_timer_add(uint64_t deadline, ApG *g)
         tm.heap[tm.n] = (Timer){ .when = deadline, .g = g };
         sift_up(tm.n++);
         earliest = tm.heap[0].g == g;
-        atomic_store_explicit(&ap_timer_next_ns, tm.heap[0].when, AP_RELEASE);
-        if (earliest)
-                ap_sysmon_wake();
+        atomic_store_explicit(&ap_timer_next_ns, tm.heap[0].when, AP_SEQ_CST);
+        /* only a monitor sleeping on a later deadline needs waking (sysmon.c); while every P
+         * runs it leaves timers to them and sleeps on */
+        if (earliest) {
+                uint64_t until = atomic_load(&ap_sched.sm_until);
+
+                if (until != 0 && deadline < until)
+                        ap_sysmon_wake();
+        }
         ap_park(&tm.lock);
 }
 

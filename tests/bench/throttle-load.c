@@ -2,21 +2,27 @@
 /*
  * throttle-load: the throttling workload of CONTRACT-bench.md.
  *
- *     throttle-load (--procs N | --auto | --paced) [--workers 4] [--seconds 5] [--json]
+ *     throttle-load (--procs N | --auto | --paced) [--workers 4] [--seconds 5]
+ *                   [--outside-cpu F] [--json]
  *
  * Runs --workers CPU-bound tasks on the embedded runtime, each yielding after every work unit
  * (30,000 rounds of xorshift64, about 50 µs on the reference 2-core VM; fixed, so work_ops
  * compare across runs and modes), plus one probe task that sleeps 1 ms in a loop and records
  * how late each wake-up is.  --procs N fixes the processor count (ap_rt_start); --auto calls
- * autoprocs_init(NULL) (default policy, environment applies).  --paced needs fractional pacing,
- * which this build does not have: it says so and exits 2.
+ * autoprocs_init() with the default configuration (environment applies: pacing is on by default
+ * when the limit is fractional); --paced is --auto with pacing forced on
+ * (autoprocs_config_set_pacing(AUTOPROCS_PACING_ON)).  --outside-cpu F adds a plain thread
+ * outside the runtime that burns F of a CPU (0 < F < 1: busy F of every 10 ms of its own CPU
+ * clock), as an application's own thread would.
  *
  * Output: with --json one object {"mode","procs","cpu_seconds","work_ops","late_p50_ms",
- * "late_p99_ms","late_max_ms"} on stdout, else the same as "key: value" lines.
+ * "late_p99_ms","late_max_ms","pacing","pace_share","pace_held_ms","pace_holds",
+ * "pace_signal_holds"} on stdout, else the same as "key: value" lines.
  * cpu_seconds is the process's user + system time over the run (getrusage).
  * Exit status: 0 ok, 1 runtime failure, 2 bad usage or unsupported mode.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -74,6 +80,28 @@ static void probe(void *arg)
         }
 }
 
+/* A thread outside the runtime burning @share of a CPU (by its own CPU clock). */
+static void *outside(void *arg)
+{
+        double share = *(double *)arg;
+        uint64_t x = 1;
+
+        while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+                struct timespec c0, c, rest;
+                double busy_ns = share * 10e6;
+
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+                do {
+                        x = bench_spin(x, 1000);
+                        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+                } while ((double)(c.tv_sec - c0.tv_sec) * 1e9 + (double)(c.tv_nsec - c0.tv_nsec) <
+                         busy_ns);
+                rest = (struct timespec){ .tv_nsec = (long)((1 - share) * 10e6) };
+                nanosleep(&rest, NULL);
+        }
+        return (void *)(uintptr_t)(x & 1);
+}
+
 static double cpu_seconds_now(void)
 {
         struct rusage ru;
@@ -86,8 +114,8 @@ static double cpu_seconds_now(void)
 
 static __attribute__((noreturn)) void usage_exit(FILE *f, int status)
 {
-        fprintf(f, "usage: %s (--procs N | --auto | --paced) [--workers 4] [--seconds 5] [--json]\n",
-                PROG);
+        fprintf(f, "usage: %s (--procs N | --auto | --paced) [--workers 4] [--seconds 5] "
+                   "[--outside-cpu F] [--json]\n", PROG);
         exit(status);
 }
 
@@ -134,7 +162,9 @@ int main(int argc, char **argv)
 {
         const char *mode = NULL;
         unsigned procs = 0, nworkers = 4;
-        double seconds = 5, cpu0, cpu;
+        double seconds = 5, cpu0, cpu, outside_cpu = 0;
+        pthread_t outside_thread;
+        autoprocs_stats st = { 0 };
         bool json = false;
         Worker *w;
         Probe p = { 0 };
@@ -178,6 +208,17 @@ int main(int argc, char **argv)
                                         v);
                                 return 2;
                         }
+                } else if (strcmp(a, "--outside-cpu") == 0) {
+                        const char *v = need_value(argc, argv, i++);
+                        char *end;
+
+                        errno = 0;
+                        outside_cpu = strtod(v, &end);
+                        if (errno != 0 || *end != '\0' || !(outside_cpu > 0 && outside_cpu < 1)) {
+                                fprintf(stderr, "%s: --outside-cpu: '%s' is not a share between 0 "
+                                                "and 1 (e.g. 0.2)\n", PROG, v);
+                                return 2;
+                        }
                 } else if (strcmp(a, "--json") == 0) {
                         json = true;
                 } else {
@@ -189,18 +230,6 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: one of --procs N, --auto, --paced is required\n", PROG);
                 usage_exit(stderr, 2);
         }
-        if (strcmp(mode, "paced") == 0) {
-                fprintf(stderr, "%s: --paced: fractional pacing is not supported in this build\n",
-                        PROG);
-                return 2;
-        }
-#ifndef AP_BENCH_HAVE_INIT
-        if (strcmp(mode, "auto") == 0) {
-                fprintf(stderr, "%s: --auto: this build has no autoprocs_init() (lib/init.c); "
-                                "use --procs N\n", PROG);
-                return 2;
-        }
-#endif
 
         w = calloc(nworkers, sizeof(Worker));
         p.cap = (size_t)(seconds * 1000) + 1000;
@@ -214,15 +243,22 @@ int main(int argc, char **argv)
         if (strcmp(mode, "procs") == 0) {
                 bench_rt_start(procs);
         } else {
-#ifdef AP_BENCH_HAVE_INIT
-                r = autoprocs_init(NULL);
+                autoprocs_config *c = NULL;
+
+                if (autoprocs_config_new(&c) < 0 ||
+                    autoprocs_config_set_pacing(c, strcmp(mode, "paced") == 0 ? AUTOPROCS_PACING_ON
+                                                                              : AUTOPROCS_PACING_AUTO) < 0)
+                        bench_fail(PROG, "out of memory");
+                r = autoprocs_init(c);
+                autoprocs_config_free(c);
                 if (r < 0) {
                         fprintf(stderr, "%s: autoprocs_init: %s\n", PROG, strerror(-r));
                         return 1;
                 }
                 procs = autoprocs_procs();
-#endif
         }
+        if (outside_cpu > 0 && pthread_create(&outside_thread, NULL, outside, &outside_cpu) != 0)
+                bench_fail(PROG, "pthread_create failed");
 
         for (unsigned i = 0; i < nworkers; i++) {
                 r = autoprocs_spawn(worker, &w[i], &w[i].task);
@@ -236,35 +272,44 @@ int main(int argc, char **argv)
         nanosleep(&(struct timespec){ .tv_sec = (time_t)seconds,
                                       .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9) },
                   NULL);
+        (void)autoprocs_stats_get(&st);
         atomic_store(&stop, true);
+        if (outside_cpu > 0)
+                pthread_join(outside_thread, NULL);
         for (unsigned i = 0; i < nworkers; i++) {
                 (void)autoprocs_task_join(w[i].task);
                 ops += w[i].ops;
         }
         (void)autoprocs_task_join(p.task);
 
-        if (strcmp(mode, "procs") == 0) {
+        if (strcmp(mode, "procs") == 0)
                 ap_rt_stop();
-        } else {
-#ifdef AP_BENCH_HAVE_INIT
+        else
                 autoprocs_shutdown();
-#endif
-        }
         cpu = cpu_seconds_now() - cpu0;
 
         qsort(p.late_ms, p.n, sizeof(double), bench_cmp_double);
         if (json)
                 printf("{\"mode\": \"%s\", \"procs\": %u, \"cpu_seconds\": %.3f, \"work_ops\": %llu, "
-                       "\"late_p50_ms\": %.3f, \"late_p99_ms\": %.3f, \"late_max_ms\": %.3f}\n",
+                       "\"late_p50_ms\": %.3f, \"late_p99_ms\": %.3f, \"late_max_ms\": %.3f, "
+                       "\"pacing\": %s, \"pace_share\": %.3f, \"pace_held_ms\": %.1f, "
+                       "\"pace_holds\": %llu, \"pace_signal_holds\": %llu, \"pace_others\": %.3f}\n",
                        mode, procs, cpu, (unsigned long long)ops,
                        bench_quantile(p.late_ms, p.n, 0.5), bench_quantile(p.late_ms, p.n, 0.99),
-                       p.n ? p.late_ms[p.n - 1] : 0.0);
+                       p.n ? p.late_ms[p.n - 1] : 0.0, st.pacing ? "true" : "false",
+                       (double)st.pace_share_millicpus / 1000, (double)st.pace_held_ns / 1e6,
+                       (unsigned long long)st.pace_holds, (unsigned long long)st.pace_signal_holds,
+                       (double)st.pace_others_millicpus / 1000);
         else
                 printf("mode: %s\nprocs: %u\ncpu_seconds: %.3f\nwork_ops: %llu\n"
-                       "late_p50_ms: %.3f\nlate_p99_ms: %.3f\nlate_max_ms: %.3f\nwakeups: %zu\n",
+                       "late_p50_ms: %.3f\nlate_p99_ms: %.3f\nlate_max_ms: %.3f\nwakeups: %zu\n"
+                       "pacing: %s\npace_share: %.3f\npace_held_ms: %.1f\npace_holds: %llu\n"
+                       "pace_signal_holds: %llu\n",
                        mode, procs, cpu, (unsigned long long)ops,
                        bench_quantile(p.late_ms, p.n, 0.5), bench_quantile(p.late_ms, p.n, 0.99),
-                       p.n ? p.late_ms[p.n - 1] : 0.0, p.n);
+                       p.n ? p.late_ms[p.n - 1] : 0.0, p.n, st.pacing ? "yes" : "no",
+                       (double)st.pace_share_millicpus / 1000, (double)st.pace_held_ns / 1e6,
+                       (unsigned long long)st.pace_holds, (unsigned long long)st.pace_signal_holds);
         free(w);
         free(p.late_ms);
         return 0;
