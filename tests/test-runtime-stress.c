@@ -42,6 +42,7 @@ static autoprocs_chan *bufchan;
 static autoprocs_mutex *mu;
 static uint64_t mu_count; /* under mu */
 static _Atomic bool resizer_stop;
+static bool paced;              /* the resizer also changes the pacing limit (pace.c) */
 static _Atomic uint64_t resizes, set_ns, sleep_ns;
 static unsigned host_cpus;
 
@@ -169,6 +170,14 @@ static void *resizer(void *arg)
                 seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
                 n = 1 + (unsigned)(seed % (2 * host_cpus));
                 REQUIRE(ap_rt_set_procs(n) == 0);
+                if (paced && seed % 7 == 0) {
+                        /* off, 0.5 or 1.5 CPUs, 10 ms or 100 ms periods, under the load */
+                        static const uint64_t q[][2] = { { 0, 0 }, { 5000000, 10000000 },
+                                                         { 150000000, 100000000 } };
+                        const uint64_t *l = q[(seed >> 8) % 3];
+
+                        REQUIRE(ap_rt_pace_set(l[0], l[1]) == 0);
+                }
                 t1 = now_ns();
                 atomic_fetch_add(&set_ns, t1 - t0);
                 atomic_fetch_add(&resizes, 1);
@@ -178,7 +187,7 @@ static void *resizer(void *arg)
         return NULL;
 }
 
-START_TEST(test_stress)
+static void stress(void)
 {
         ApRtOptions o = { .procs = 0 };
         SpawnerArg sa[N_SPAWNERS];
@@ -197,6 +206,8 @@ START_TEST(test_stress)
         done = calloc(N_TASKS, 1);
         ck_assert_ptr_nonnull(done);
         ck_assert_int_eq(ap_rt_start(&o), 0);
+        if (paced)
+                ck_assert_int_eq(ap_rt_pace_set(150000000, 100000000), 0);
         ck_assert_int_eq(autoprocs_chan_new(sizeof(uint64_t), 64, &bufchan), 0);
         ck_assert_int_eq(autoprocs_mutex_new(&mu), 0);
         ck_assert_int_eq(pthread_create(&rs, NULL, resizer, NULL), 0);
@@ -241,6 +252,10 @@ START_TEST(test_stress)
         ck_assert_uint_ge(s.context_switches, s.tasks_spawned);
         ck_assert_uint_ge(s.resizes_up + s.resizes_down, 1);
         ck_assert_uint_le(s.procs, 2 * host_cpus);
+        if (paced)
+                printf("stress: paced: %llu hold-backs (%llu by the signal), %.1f ms held\n",
+                       (unsigned long long)s.pace_holds, (unsigned long long)s.pace_signal_holds,
+                       (double)s.pace_held_ns / 1e6);
         printf("stress: %u rounds of %u tasks + %llu children in %.2f s, %llu resize requests (%llu up, %llu down), "
                "%llu switches, %llu steals, %llu hand-offs, %u threads, %llu+%llu stacks "
                "(guarded+unguarded)\n",
@@ -261,6 +276,20 @@ START_TEST(test_stress)
         autoprocs_mutex_free(mu);
         free(done);
 }
+
+START_TEST(test_stress)
+{
+        stress();
+}
+END_TEST
+
+/* The same with pacing on and its limit changing under the load: no task lost or run twice,
+ * no deadlock between the hold-back and the runtime's locks. */
+START_TEST(test_stress_paced)
+{
+        paced = true;
+        stress();
+}
 END_TEST
 
 int main(void)
@@ -270,6 +299,7 @@ int main(void)
 
         tcase_set_timeout(tc, 150);
         tcase_add_test(tc, test_stress);
+        tcase_add_test(tc, test_stress_paced);
         suite_add_tcase(s, tc);
         return ap_test_run(s);
 }
