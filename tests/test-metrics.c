@@ -114,6 +114,19 @@ static const char golden_prom[] =
         "# HELP autoprocs_runtime_handoffs_total Processors handed off around blocking calls in the embedded runtime.\n"
         "# TYPE autoprocs_runtime_handoffs_total counter\n"
         "autoprocs_runtime_handoffs_total 13\n"
+        "# HELP autoprocs_runtime_pacing 1 while the embedded runtime paces itself to a fractional CPU limit.\n"
+        "# TYPE autoprocs_runtime_pacing gauge\n"
+        "autoprocs_runtime_pacing{target=\"self\"} 1\n"
+        "# HELP autoprocs_runtime_pacing_share_cores CPU share the paced runtime's workers may use (the limit less headroom and the CPU of other threads and processes of the cgroup).\n"
+        "# TYPE autoprocs_runtime_pacing_share_cores gauge\n"
+        "autoprocs_runtime_pacing_share_cores{target=\"self\"} 1.425\n"
+        "# HELP autoprocs_runtime_paced_seconds_total Time the embedded runtime's worker threads were held back by pacing, summed.\n"
+        "# TYPE autoprocs_runtime_paced_seconds_total counter\n"
+        "autoprocs_runtime_paced_seconds_total{target=\"self\"} 2.5\n"
+        "# HELP autoprocs_runtime_pacing_holds_total Hold-backs of a worker thread by pacing (label how: at a scheduling point, or by the CPU-clock signal for a task without one).\n"
+        "# TYPE autoprocs_runtime_pacing_holds_total counter\n"
+        "autoprocs_runtime_pacing_holds_total{target=\"self\",how=\"scheduling_point\"} 7\n"
+        "autoprocs_runtime_pacing_holds_total{target=\"self\",how=\"signal\"} 3\n"
         "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
         "# TYPE process_cpu_seconds_total counter\n"
         "process_cpu_seconds_total 0.25\n"
@@ -130,7 +143,10 @@ static void snapshot_two(ApSnapshot *snap, const ApSample *v[2])
                 .samples = v,
                 .n_samples = 2,
                 .has_runtime = true,
-                .runtime = { .procs = 3, .threads = 4, .tasks_alive = 7, .steals = 11, .handoffs = 13 },
+                .runtime = { .procs = 3, .threads = 4, .tasks_alive = 7, .steals = 11, .handoffs = 13,
+                             .pacing = 1, .pace_share_millicpus = 1425,
+                             .pace_held_ns = 2500000000u, .pace_holds = 10,
+                             .pace_signal_holds = 3 },
                 .process = { .valid = true, .cpu_seconds = 0.25, .resident_bytes = 4096000,
                              .start_time_seconds = 1700000000.5 },
                 .version = "9.9.9",

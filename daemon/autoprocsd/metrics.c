@@ -642,6 +642,29 @@ static void render_runtime(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
         family_begin(&f, b, fmt, "autoprocs_runtime_handoffs_total", FAMILY_COUNTER,
                      "Processors handed off around blocking calls in the embedded runtime.");
         family_sample(&f, NULL, (double)st->handoffs);
+        family_begin(&f, b, fmt, "autoprocs_runtime_pacing", FAMILY_GAUGE,
+                     "1 while the embedded runtime paces itself to a fractional CPU limit.");
+        family_sample(&f, self_label, st->pacing);
+        if (st->pacing) {
+                family_begin(&f, b, fmt, "autoprocs_runtime_pacing_share_cores", FAMILY_GAUGE,
+                             "CPU share the paced runtime's workers may use (the limit less headroom "
+                             "and the CPU of other threads and processes of the cgroup).");
+                family_sample(&f, self_label, (double)st->pace_share_millicpus / 1000);
+        }
+        family_begin(&f, b, fmt, "autoprocs_runtime_paced_seconds_total", FAMILY_COUNTER,
+                     "Time the embedded runtime's worker threads were held back by pacing, summed.");
+        family_sample(&f, self_label, (double)st->pace_held_ns / 1e9);
+        family_begin(&f, b, fmt, "autoprocs_runtime_pacing_holds_total", FAMILY_COUNTER,
+                     "Hold-backs of a worker thread by pacing (label how: at a scheduling point, "
+                     "or by the CPU-clock signal for a task without one).");
+        {
+                static const char *const point[] = { "target", "self", "how", "scheduling_point",
+                                                     NULL };
+                static const char *const sig[] = { "target", "self", "how", "signal", NULL };
+
+                family_sample(&f, point, (double)(st->pace_holds - st->pace_signal_holds));
+                family_sample(&f, sig, (double)st->pace_signal_holds);
+        }
 }
 
 static void render_process(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
