@@ -10,7 +10,7 @@
 #include "tests/ap-test.h"
 
 typedef struct Env {
-        const char *procs, *policy, *min, *reserve, *interval;
+        const char *procs, *policy, *min, *reserve, *interval, *pacing;
 } Env;
 
 static const char *lookup(const char *name, void *userdata)
@@ -27,6 +27,8 @@ static const char *lookup(const char *name, void *userdata)
                 return e->reserve;
         if (strcmp(name, "AUTOPROCS_INTERVAL") == 0)
                 return e->interval;
+        if (strcmp(name, "AUTOPROCS_PACING") == 0)
+                return e->pacing;
         return NULL;
 }
 
@@ -79,6 +81,13 @@ START_TEST(test_good_values)
         e = (Env){ .interval = "0" };
         ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
         ck_assert_uint_eq(c.interval_ms, 0);
+        ck_assert_int_eq(c.pacing, AUTOPROCS_PACING_AUTO);
+        e = (Env){ .pacing = "off" };
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
+        ck_assert_int_eq(c.pacing, AUTOPROCS_PACING_OFF);
+        e = (Env){ .pacing = "on" };
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
+        ck_assert_int_eq(c.pacing, AUTOPROCS_PACING_ON);
 }
 END_TEST
 
@@ -120,6 +129,8 @@ START_TEST(test_bad_values)
                 { { .interval = "10.5ms" }, "AUTOPROCS_INTERVAL", "10.5ms" },
                 { { .interval = "soon" }, "AUTOPROCS_INTERVAL", "soon" },
                 { { .interval = "1 s" }, "AUTOPROCS_INTERVAL", "1 s" },
+                { { .pacing = "yes" }, "AUTOPROCS_PACING", "yes" },
+                { { .pacing = "ON" }, "AUTOPROCS_PACING", "ON" },
         };
         for (size_t i = 0; i < AP_ELEMENTSOF(t); i++) {
                 autoprocs_config c, def;
@@ -138,7 +149,7 @@ START_TEST(test_bad_values)
                 ck_assert_msg(c.procs == def.procs && c.policy == def.policy &&
                                       c.min_procs == def.min_procs &&
                                       c.reserve_millicpus == def.reserve_millicpus &&
-                                      c.interval_ms == def.interval_ms,
+                                      c.interval_ms == def.interval_ms && c.pacing == def.pacing,
                               "%s=%s changed the config", t[i].name, t[i].value);
         }
 }

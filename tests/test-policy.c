@@ -119,6 +119,37 @@ START_TEST(test_round)
 }
 END_TEST
 
+/* When autoprocs_init() paces (lib/limits.c, ap_limits_pacing). */
+START_TEST(test_pacing)
+{
+        static const struct {
+                autoprocs_pacing mode;
+                bool has_limit;
+                uint64_t quota, period;
+                unsigned affinity;
+                bool want;
+        } t[] = {
+                { AUTOPROCS_PACING_AUTO, true, 50000, 100000, 2, true },     /* 0.5 of 2 */
+                { AUTOPROCS_PACING_AUTO, true, 150000, 100000, 2, true },    /* 1.5 of 2 */
+                { AUTOPROCS_PACING_AUTO, true, 100000, 100000, 2, false },   /* integer */
+                { AUTOPROCS_PACING_AUTO, true, 250000, 100000, 2, false },   /* above A */
+                { AUTOPROCS_PACING_AUTO, true, 200000, 100000, 2, false },   /* equal to A */
+                { AUTOPROCS_PACING_AUTO, false, 0, 0, 2, false },            /* no limit */
+                { AUTOPROCS_PACING_AUTO, true, 50000, 100000, 0, true },     /* A unknown */
+                { AUTOPROCS_PACING_ON, true, 100000, 100000, 2, true },      /* integer, forced */
+                { AUTOPROCS_PACING_ON, true, 300000, 100000, 2, false },     /* not binding */
+                { AUTOPROCS_PACING_ON, false, 0, 0, 2, false },
+                { AUTOPROCS_PACING_OFF, true, 50000, 100000, 2, false },
+                { AUTOPROCS_PACING_AUTO, true, UINT64_MAX - 1, UINT64_MAX, 1, true }, /* no overflow */
+        };
+
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+                ck_assert_msg(ap_limits_pacing(t[i].mode, t[i].has_limit, t[i].quota, t[i].period,
+                                               t[i].affinity) == t[i].want,
+                              "case %zu", i);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("policy");
@@ -126,6 +157,7 @@ static Suite *suite(void)
 
         tcase_add_test(tc, test_table);
         tcase_add_test(tc, test_round);
+        tcase_add_test(tc, test_pacing);
         suite_add_tcase(s, tc);
         return s;
 }
