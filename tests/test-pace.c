@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "ap-test.h"
-#include "runtime/fiber.h"
-#include "runtime/internal.h"
-#include "runtime/pace-ctl.h"
-#include "runtime/pace.h"
+#include "lib/runtime/fiber.h"
+#include "lib/runtime/internal.h"
+#include "lib/runtime/pace-ctl.h"
+#include "lib/runtime/pace.h"
 
 #define MS 1000000ull
 #define US 1000ull

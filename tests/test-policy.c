@@ -119,7 +119,7 @@ START_TEST(test_round)
 }
 END_TEST
 
-/* When autoprocs_init() paces (lib/limits.c, ap_limits_pacing). */
+/* When autoprocs_init() paces (lib/policy.c, ap_policy_pacing). */
 START_TEST(test_pacing)
 {
         static const struct {
@@ -144,7 +144,7 @@ START_TEST(test_pacing)
         };
 
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-                ck_assert_msg(ap_limits_pacing(t[i].mode, t[i].has_limit, t[i].quota, t[i].period,
+                ck_assert_msg(ap_policy_pacing(t[i].mode, t[i].has_limit, t[i].quota, t[i].period,
                                                t[i].affinity) == t[i].want,
                               "case %zu", i);
 }
