@@ -5,8 +5,9 @@ fresh limited cgroup, robust facts only, compared within the same run (interleav
 
   paced-throttles-less   at 0.5 CPU, --paced is throttled in fewer periods than --procs 2 (ceil)
   auto-paces-fractional  --auto at 1.5 CPUs turns pacing on by itself; at 1.0 it does not
-  paced-uses-quota       --paced still gets most of the quota (at least 60 % of it: a loose bound,
-                         the benchmark tests/bench/compare-throttle measures the real share)
+  paced-uses-quota       --paced uses at least 75 % of the CPU that ceil uses in the same rounds
+                         (a loose bound that holds on a loaded machine, where neither gets the
+                         quota; tests/bench/compare-throttle measures the real share)
 
 Usage: test-pace-cgroup.py AUTOPROCS THROTTLE_LOAD
 Exit 77 (meson: skipped) with the reason when `autoprocs run` cannot make a cgroup here.
@@ -44,7 +45,7 @@ def main(argv):
 
     results = []
     ceil_thr = paced_thr = 0
-    paced_cpu = 0.0
+    paced_cpu = ceil_cpu = 0.0
     rows = []
     # Interleaved rounds; a third and fourth only when ceil was never throttled (a machine so
     # loaded that the group could not even spend its quota says nothing about pacing).
@@ -58,6 +59,7 @@ def main(argv):
                                        cg["cpu_seconds"], out["late_p99_ms"], out["pacing"]))
             if name == "ceil":
                 ceil_thr += cg["nr_throttled"]
+                ceil_cpu += cg["cpu_seconds"]
             else:
                 paced_thr += cg["nr_throttled"]
                 paced_cpu += cg["cpu_seconds"]
@@ -67,10 +69,9 @@ def main(argv):
     if not paced_thr < ceil_thr:
         errs.append("paced: %d throttled periods, ceil: %d (expected fewer)" % (paced_thr, ceil_thr))
     results.append(("paced-throttles-less", errs))
-    quota_s = 0.5 * float(SECONDS) * (len(rows) // 2)
     errs = []
-    if paced_cpu < 0.6 * quota_s:
-        errs.append("paced used %.2f CPU s of %.2f" % (paced_cpu, quota_s))
+    if paced_cpu < 0.75 * ceil_cpu:
+        errs.append("paced used %.2f CPU s, ceil %.2f" % (paced_cpu, ceil_cpu))
     results.append(("paced-uses-quota", errs))
 
     errs = []
