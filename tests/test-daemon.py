@@ -519,6 +519,26 @@ def group_targets():
         check("found again" in d.text(), "found again logged")
         check(d.proc.poll() is None, "daemon alive after targets came and went")
 
+        # A target whose name holds a tab (and a quote and a backslash): /v1/limits must stay
+        # valid JSON and give the name back unchanged.
+        odd = os.path.join(tmp, 'ro\tot "q" \\b')
+        shutil.copytree(fixture, odd)
+        ot = f"root:{odd}"
+        d3 = Daemon(["--listen", "127.0.0.1:0", "--interval", "100ms", "--target", ot])
+        try:
+            def limits():
+                r, body = d3.get("/v1/limits")
+                try:
+                    v = json.loads(body)
+                except ValueError as e:
+                    return f"invalid JSON ({e}): {body[:200]!r}"
+                return v if r.status == 200 and v and v[0].get("procs") else None
+            got = wait_for(limits)
+            check(isinstance(got, list) and got[0].get("target") == ot and got[0].get("procs") == 2,
+                  f"/v1/limits with a tab in the target name: {got!r}")
+        finally:
+            d3.stop()
+
         # comm:NAME (a sidecar's app): found by name, lost when it exits.
         name = f"apt{os.getpid() % 100000}"
         exe = os.path.join(tmp, name)

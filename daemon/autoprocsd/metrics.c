@@ -21,6 +21,7 @@
 
 #include "daemon/autoprocsd/metrics.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/json.h"
 #include "lib/util/macro.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -90,116 +91,44 @@ ApSample *ap_sample_unref(ApSample *s)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * A growing text buffer; the first allocation failure sticks and is reported at the end.
+ * Text: the project's one buffer (lib/util/json.h), with the Prometheus label escaping here.
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct Buf {
-        char *p;
-        size_t len, cap;
-        bool oom;
-} Buf;
-
-static void buf_grow(Buf *b, size_t extra)
-{
-        size_t cap;
-        char *p;
-
-        if (b->oom || b->len + extra + 1 <= b->cap)
-                return;
-        cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + extra + 1)
-                cap *= 2;
-        p = realloc(b->p, cap);
-        if (!p) {
-                b->oom = true;
-                return;
-        }
-        b->p = p;
-        b->cap = cap;
-}
-
-static void buf_put(Buf *b, const char *s, size_t n)
-{
-        buf_grow(b, n);
-        if (b->oom)
-                return;
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-}
-
-static void buf_puts(Buf *b, const char *s)
-{
-        buf_put(b, s, strlen(s));
-}
-
-static void buf_printf(Buf *b, const char *fmt, ...) AP_PRINTF(2, 3);
-static void buf_printf(Buf *b, const char *fmt, ...)
-{
-        char small[256];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(small, sizeof(small), fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-                b->oom = true;
-                return;
-        }
-        if ((size_t)n < sizeof(small)) {
-                buf_put(b, small, (size_t)n);
-                return;
-        }
-        buf_grow(b, (size_t)n);
-        if (b->oom)
-                return;
-        va_start(ap, fmt);
-        (void)vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        b->len += (size_t)n;
-}
-
 /* Escaped label value (\\, \", \n), appended. */
-static void buf_put_label(Buf *b, const char *s)
+static void buf_put_label(ApBuf *b, const char *s)
 {
         for (; *s; s++) {
                 switch (*s) {
                 case '\\':
-                        buf_puts(b, "\\\\");
+                        ap_buf_puts(b, "\\\\");
                         break;
                 case '"':
-                        buf_puts(b, "\\\"");
+                        ap_buf_puts(b, "\\\"");
                         break;
                 case '\n':
-                        buf_puts(b, "\\n");
+                        ap_buf_puts(b, "\\n");
                         break;
                 default:
-                        buf_put(b, s, 1);
+                        ap_buf_append(b, s, 1);
                 }
         }
 }
 
-static int buf_finish(Buf *b, char **ret_text, size_t *ret_len)
+static int buf_finish(ApBuf *b, char **ret_text, size_t *ret_len)
 {
-        if (!b->oom && !b->p) {
-                buf_grow(b, 0);
-                if (b->p)
-                        b->p[0] = '\0';
-        }
-        if (b->oom) {
-                free(b->p);
-                return -ENOMEM;
-        }
-        *ret_text = b->p;
+        size_t len = b->len;
+        int r = ap_buf_steal(b, ret_text);
+
+        if (r < 0)
+                return r;
         if (ret_len)
-                *ret_len = b->len;
+                *ret_len = len;
         return 0;
 }
 
 int ap_metrics_escape_label(const char *s, char **ret)
 {
-        Buf b = { 0 };
+        ApBuf b = AP_BUF_NULL;
 
         buf_put_label(&b, s);
         return buf_finish(&b, ret, NULL);
@@ -295,7 +224,7 @@ typedef enum FamilyType {
 
 /* Renders one family: metadata once (before the first sample), then its samples. */
 typedef struct Family {
-        Buf *b;
+        ApBuf *b;
         ApMetricsFormat fmt;
         const char *name;          /* full sample name, e.g. autoprocs_resizes_total */
         FamilyType type;
@@ -303,7 +232,7 @@ typedef struct Family {
         bool started;
 } Family;
 
-static void family_begin(Family *f, Buf *b, ApMetricsFormat fmt, const char *name, FamilyType type,
+static void family_begin(Family *f, ApBuf *b, ApMetricsFormat fmt, const char *name, FamilyType type,
                          const char *help)
 {
         *f = (Family){ .b = b, .fmt = fmt, .name = name, .type = type, .help = help };
@@ -354,12 +283,12 @@ static void family_meta(Family *f)
         if (f->fmt == AP_METRICS_PROMETHEUS && f->type == FAMILY_INFO)
                 type = "gauge";
         /* Help texts are constants without backslashes, quotes or newlines: no escaping needed. */
-        buf_printf(f->b, "# HELP %.*s %s\n", (int)meta_len, f->name, f->help);
-        buf_printf(f->b, "# TYPE %.*s %s\n", (int)meta_len, f->name, type);
+        ap_buf_printf(f->b, "# HELP %.*s %s\n", (int)meta_len, f->name, f->help);
+        ap_buf_printf(f->b, "# TYPE %.*s %s\n", (int)meta_len, f->name, type);
         if (f->fmt == AP_METRICS_OPENMETRICS) {
                 unit = family_unit(f, meta_len);
                 if (unit)
-                        buf_printf(f->b, "# UNIT %.*s %s\n", (int)meta_len, f->name, unit);
+                        ap_buf_printf(f->b, "# UNIT %.*s %s\n", (int)meta_len, f->name, unit);
         }
 }
 
@@ -371,21 +300,21 @@ static void family_sample(Family *f, const char *const *labels, double v)
         char num[64];
 
         family_meta(f);
-        buf_puts(f->b, f->name);
+        ap_buf_puts(f->b, f->name);
         if (labels && labels[0]) {
-                buf_puts(f->b, "{");
+                ap_buf_puts(f->b, "{");
                 for (size_t i = 0; labels[i]; i += 2) {
                         if (i > 0)
-                                buf_puts(f->b, ",");
-                        buf_puts(f->b, labels[i]);
-                        buf_puts(f->b, "=\"");
+                                ap_buf_puts(f->b, ",");
+                        ap_buf_puts(f->b, labels[i]);
+                        ap_buf_puts(f->b, "=\"");
                         buf_put_label(f->b, labels[i + 1]);
-                        buf_puts(f->b, "\"");
+                        ap_buf_puts(f->b, "\"");
                 }
-                buf_puts(f->b, "}");
+                ap_buf_puts(f->b, "}");
         }
         ap_metrics_format_double(v, num, sizeof(num));
-        buf_printf(f->b, " %s\n", num);
+        ap_buf_printf(f->b, " %s\n", num);
 }
 
 /* One sample of @s's series with one more label @k=@v (NULL: none).  A container's labels are
@@ -522,7 +451,7 @@ static bool target_value(const ApSample *s, TargetField field, double *ret)
         abort();
 }
 
-static void render_targets(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
+static void render_targets(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
 {
         static const TargetField order[] = {
                 F_UP,      F_LIMIT_CORES, F_QUOTA,      F_PERIOD,           F_AFFINITY, F_RECOMMENDED,
@@ -619,7 +548,7 @@ static void render_discovery(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap
         }
 }
 
-static void render_runtime(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
+static void render_runtime(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
 {
         static const char *const self_label[] = { "target", "self", NULL };
         const autoprocs_stats *st = &snap->runtime;
@@ -667,7 +596,7 @@ static void render_runtime(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
         }
 }
 
-static void render_process(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
+static void render_process(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
 {
         Family f;
 
@@ -687,7 +616,7 @@ static void render_process(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
 int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_text, size_t *ret_len)
 {
         const char *version[] = { "version", snap->version ? snap->version : "unknown", NULL };
-        Buf b = { 0 };
+        ApBuf b = AP_BUF_NULL;
         Family f;
 
         family_begin(&f, &b, fmt, "autoprocs_build_info", FAMILY_INFO,
@@ -698,7 +627,7 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
         render_runtime(&b, fmt, snap);
         render_process(&b, fmt, snap);
         if (fmt == AP_METRICS_OPENMETRICS)
-                buf_puts(&b, "# EOF\n");
+                ap_buf_puts(&b, "# EOF\n");
         return buf_finish(&b, ret_text, ret_len);
 }
 
@@ -706,43 +635,27 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
  * /v1/limits
  * ------------------------------------------------------------------------------------------- */
 
-static void buf_put_json_string(Buf *b, const char *s)
-{
-        buf_puts(b, "\"");
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-
-                if (c == '"' || c == '\\')
-                        buf_printf(b, "\\%c", c);
-                else if (c < 0x20)
-                        buf_printf(b, "\\u%04x", c);
-                else
-                        buf_put(b, s, 1);
-        }
-        buf_puts(b, "\"");
-}
-
 int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_len)
 {
-        Buf b = { 0 };
+        ApBuf b = AP_BUF_NULL;
 
-        buf_puts(&b, "[");
+        ap_buf_puts(&b, "[");
         for (size_t i = 0; i < snap->n_samples; i++) {
                 const ApSample *s = snap->samples[i];
 
                 if (i > 0)
-                        buf_puts(&b, ",");
+                        ap_buf_puts(&b, ",");
                 if (s->ok && s->json) {
-                        buf_puts(&b, s->json);
+                        ap_buf_puts(&b, s->json);
                         continue;
                 }
-                buf_puts(&b, "{\"target\":");
-                buf_put_json_string(&b, s->target);
-                buf_puts(&b, ",\"error\":");
-                buf_put_json_string(&b, s->probed ? "target not found" : "not probed yet");
-                buf_puts(&b, "}");
+                ap_buf_puts(&b, "{\"target\":");
+                ap_buf_json_string_or_null(&b, s->target);
+                ap_buf_puts(&b, ",\"error\":");
+                ap_buf_json_string_or_null(&b, s->probed ? "target not found" : "not probed yet");
+                ap_buf_puts(&b, "}");
         }
-        buf_puts(&b, "]\n");
+        ap_buf_puts(&b, "]\n");
         return buf_finish(&b, ret_text, ret_len);
 }
 

@@ -19,6 +19,7 @@
 #include "daemon/autoprocsd/node-agent.h"
 #include "daemon/autoprocsd/targets.h"
 #include "daemon/common/publish.h"
+#include "lib/util/json.h"
 #include "lib/util/macro.h"
 #include "lib/util/parse.h"
 
@@ -169,25 +170,22 @@ static int make_config(const ApTargetSpec *spec, autoprocs_policy policy, autopr
 /* The facts' JSON with "target" (and "runtime_procs" for self) in front.  malloc'd or NULL. */
 static char *target_json(const ApTarget *t, const autoprocs_facts *facts)
 {
-        char *json = NULL, *out = NULL, *label = NULL;
+        ApBuf b = AP_BUF_NULL;
+        char *json = NULL, *out = NULL;
         const char *rest;
-        char extra[64] = "";
-        int r;
 
         if (autoprocs_facts_to_json(facts, &json) < 0)
                 return NULL;
         rest = json[0] == '{' ? json + 1 : json;
+        ap_buf_puts(&b, "{\"target\":");
+        ap_buf_json_string_or_null(&b, t->spec.label);
         if (t->spec.kind == AP_TARGET_SELF && autoprocs_procs() > 0)
-                (void)snprintf(extra, sizeof(extra), ",\"runtime_procs\":%u", autoprocs_procs());
-        /* The label as a JSON string: the metrics escaping (\\ \" \n) is valid JSON too. */
-        if (ap_metrics_escape_label(t->spec.label, &label) < 0) {
-                free(json);
-                return NULL;
-        }
-        r = asprintf(&out, "{\"target\":\"%s\"%s%s%s", label, extra, *rest == '}' ? "" : ",", rest);
-        free(label);
+                ap_buf_printf(&b, ",\"runtime_procs\":%u", autoprocs_procs());
+        if (*rest != '}')
+                ap_buf_puts(&b, ",");
+        ap_buf_puts(&b, rest);
         free(json);
-        return r < 0 ? NULL : out;
+        return ap_buf_steal(&b, &out) < 0 ? NULL : out;
 }
 
 static void describe_limit(const ApTarget *t, char *buf, size_t size)
