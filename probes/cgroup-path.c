@@ -107,11 +107,11 @@ int ap_proc_cgroup_parse(const char *buf, size_t len, const char *name, ApProcCg
 {
         ApProcCgroup pc = { 0 };
         size_t cap = 0, lineno = 0;
-        const char *p = buf, *end = buf + len;
+        ApLines it = AP_LINES_INIT(buf, len);
+        const char *p;
+        size_t l;
 
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        while (ap_lines_next(&it, &p, &l)) {
                 const char *why = NULL;
                 ApCgroupLine line;
                 int r;
@@ -142,7 +142,6 @@ int ap_proc_cgroup_parse(const char *buf, size_t len, const char *name, ApProcCg
                                 pc.v[pc.n++] = line;
                         }
                 }
-                p = nl ? nl + 1 : end;
         }
         *ret = pc;
         return 0;
@@ -344,11 +343,11 @@ int ap_mountinfo_parse(const char *buf, size_t len, const char *name, ApMountTab
 {
         ApMountTable mt = { 0 };
         size_t cap = 0, lineno = 0;
-        const char *p = buf, *end = buf + len;
+        ApLines it = AP_LINES_INIT(buf, len);
+        const char *p;
+        size_t l;
 
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        while (ap_lines_next(&it, &p, &l)) {
                 const char *why = "malformed";
                 ApMount m;
                 int r;
@@ -378,7 +377,6 @@ int ap_mountinfo_parse(const char *buf, size_t len, const char *name, ApMountTab
                                 mt.v[mt.n++] = m;
                         }
                 }
-                p = nl ? nl + 1 : end;
         }
         *ret = mt;
         return 0;

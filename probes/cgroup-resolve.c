@@ -88,28 +88,23 @@ static int target_pid(const ApProbeRoot *root)
         char buf[64];
         ssize_t n;
         _cleanup_free_ char *status = NULL;
+        size_t len, vl;
 
         if (root->pid > 0)
                 return root->pid;
         if (root->live)
                 return (int)getpid();
         /* A tree: proc/self/status "Pid:", else the proc/self symlink. */
-        if (ap_read_file_at(root->root_fd, "proc/self/status", 1024 * 1024, &status, NULL) >= 0) {
-                for (char *l = status; l && *l;) {
-                        char *nl = strchr(l, '\n');
-                        unsigned v;
+        if (ap_read_file_at(root->root_fd, "proc/self/status", 1024 * 1024, &status, &len) >= 0) {
+                const char *v = ap_lines_find_value(status, len, "Pid:", &vl);
+                char num[16];
+                unsigned pid;
 
-                        if (nl)
-                                *nl = 0;
-                        if (strncmp(l, "Pid:", 4) == 0) {
-                                char *s = l + 4;
-
-                                while (*s == ' ' || *s == '\t')
-                                        s++;
-                                if (ap_parse_uint_range(s, 1, 0x7fffffff, &v) == 0)
-                                        return (int)v;
-                        }
-                        l = nl ? nl + 1 : NULL;
+                if (v && vl < sizeof(num)) {
+                        memcpy(num, v, vl);
+                        num[vl] = 0;
+                        if (ap_parse_uint_range(num, 1, 0x7fffffff, &pid) == 0)
+                                return (int)pid;
                 }
         }
         n = readlinkat(root->root_fd, "proc/self", buf, sizeof(buf) - 1);
@@ -131,14 +126,13 @@ static bool procs_lists(int fd, const char *dir, const char *pidstr)
 
         if (!path || ap_read_file_at(fd, path, 64 * 1024 * 1024, &buf, &len) < 0)
                 return false;
-        for (const char *p = buf, *end = buf + len; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        ApLines it = AP_LINES_INIT(buf, len);
+        const char *p;
+        size_t l;
 
+        while (ap_lines_next(&it, &p, &l))
                 if (l == pl && memcmp(p, pidstr, pl) == 0)
                         return true;
-                p = nl ? nl + 1 : end;
-        }
         return false;
 }
 

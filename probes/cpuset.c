@@ -122,23 +122,12 @@ int ap_cpu_list_parse(const char *buf, size_t len, ApCpuSet *ret)
 
 int ap_status_cpus_allowed_parse(const char *buf, size_t len, ApCpuSet *ret)
 {
-        static const char key[] = "Cpus_allowed_list:";
-        const char *p = buf, *end = buf + len;
+        size_t l;
+        const char *v = ap_lines_find_value(buf, len, "Cpus_allowed_list:", &l);
 
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-                if (l >= sizeof(key) - 1 && memcmp(p, key, sizeof(key) - 1) == 0) {
-                        const char *v = p + sizeof(key) - 1, *e = p + l;
-
-                        while (v < e && (*v == ' ' || *v == '\t'))
-                                v++;
-                        return ap_cpu_list_parse(v, (size_t)(e - v), ret);
-                }
-                p = nl ? nl + 1 : end;
-        }
-        return -ENOENT;
+        if (!v)
+                return -ENOENT;
+        return ap_cpu_list_parse(v, l, ret);
 }
 
 int ap_affinity_syscall(int pid, ApCpuSet *ret)

@@ -22,16 +22,17 @@ int ap_cpu_stat_parse(const char *buf, size_t len, ApCpuStat *ret)
                                                   "throttled_usec", "usage_usec" };
         uint64_t v[K_MAX] = { 0 };
         bool seen[K_MAX] = { false };
-        const char *p = buf, *end = buf + len;
+        ApLines it;
+        const char *p;
+        size_t l;
         ApCpuStat s = { 0 };
 
         if (!buf || !ret)
                 return -EINVAL;
         if (memchr(buf, 0, len))
                 return -EINVAL;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        it = AP_LINES_INIT(buf, len);
+        while (ap_lines_next(&it, &p, &l)) {
                 const char *sp = memchr(p, ' ', l);
 
                 for (int k = 0; sp && k < K_MAX; k++) {
@@ -49,7 +50,6 @@ int ap_cpu_stat_parse(const char *buf, size_t len, ApCpuStat *ret)
                                 if (l == strlen(keys[k]) && memcmp(p, keys[k], l) == 0)
                                         return -EINVAL;
                 }
-                p = nl ? nl + 1 : end;
         }
         if (seen[K_PERIODS] && seen[K_THROTTLED] && (seen[K_TIME_US] || seen[K_TIME_NS])) {
                 s.has_throttling = true;

@@ -76,15 +76,16 @@ static int line_parse(const char *p, size_t len, ApPsiLine *ret)
 
 int ap_psi_parse(const char *buf, size_t len, ApPsi *ret)
 {
-        const char *p = buf, *end = buf + len;
+        ApLines it;
+        const char *p;
+        size_t l;
         bool some = false;
         ApPsi psi = { 0 };
 
         if (!buf || !ret || memchr(buf, 0, len))
                 return -EINVAL;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        it = AP_LINES_INIT(buf, len);
+        while (ap_lines_next(&it, &p, &l)) {
 
                 if (l >= 5 && memcmp(p, "some ", 5) == 0) {
                         if (some || line_parse(p + 5, l - 5, &psi.some) < 0)
@@ -95,7 +96,6 @@ int ap_psi_parse(const char *buf, size_t len, ApPsi *ret)
                                 return -EINVAL;
                         psi.has_full = true;
                 }
-                p = nl ? nl + 1 : end;
         }
         if (!some)
                 return -EINVAL;

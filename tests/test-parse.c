@@ -2,6 +2,7 @@
 /* Table tests of lib/util/parse.c on hostile strings. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/util/parse.h"
 #include "tests/ap-test.h"
@@ -104,6 +105,34 @@ START_TEST(test_duration)
 }
 END_TEST
 
+/* Lines: the last one may lack its newline, empty lines count, nothing past @len is read. */
+START_TEST(test_lines)
+{
+        static const char buf[] = "a b\n\nPid:\t 42\nlast";
+        ApLines it = AP_LINES_INIT(buf, sizeof(buf) - 1);
+        const char *want[] = { "a b", "", "Pid:\t 42", "last" }, *line, *v;
+        size_t n = 0, l;
+
+        while (ap_lines_next(&it, &line, &l)) {
+                ck_assert_uint_lt(n, 4);
+                ck_assert_uint_eq(l, strlen(want[n]));
+                ck_assert(memcmp(line, want[n], l) == 0);
+                n++;
+        }
+        ck_assert_uint_eq(n, 4);
+        it = AP_LINES_INIT(buf, 0);
+        ck_assert(!ap_lines_next(&it, &line, &l));
+
+        v = ap_lines_find_value(buf, sizeof(buf) - 1, "Pid:", &l);
+        ck_assert(v && l == 2 && memcmp(v, "42", 2) == 0);
+        v = ap_lines_find_value(buf, sizeof(buf) - 1, "last", &l);
+        ck_assert(v && l == 0);
+        ck_assert_ptr_null(ap_lines_find_value(buf, sizeof(buf) - 1, "b", &l));
+        /* A key cut off by the length is not found. */
+        ck_assert_ptr_null(ap_lines_find_value(buf, 6, "Pid:", &l));
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("parse");
@@ -113,6 +142,7 @@ int main(void)
         tcase_add_test(tc, test_i64);
         tcase_add_test(tc, test_milli);
         tcase_add_test(tc, test_duration);
+        tcase_add_test(tc, test_lines);
         suite_add_tcase(s, tc);
         return ap_test_run(s);
 }

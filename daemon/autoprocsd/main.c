@@ -32,6 +32,7 @@
 #include "daemon/autoprocsd/metrics.h"
 #include "daemon/autoprocsd/notify.h"
 #include "daemon/autoprocsd/targets.h"
+#include "lib/util/clock.h"
 #include "lib/util/macro.h"
 
 #define EXIT_CONFIG 2
@@ -56,14 +57,6 @@ static struct {
         .proc_fd = -1,
         .cache_lock = PTHREAD_MUTEX_INITIALIZER,
 };
-
-static uint64_t now_ns(clockid_t clock)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(clock, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---------------------------------------------------------------------------------------------
  * HTTP routes
@@ -104,7 +97,7 @@ static int route_metrics(const char *accept, ApHttpReply *reply)
 {
         ApMetricsFormat fmt = ap_metrics_negotiate(accept);
         Cache *c = &D.cache[fmt];
-        uint64_t now = now_ns(CLOCK_MONOTONIC), gen;
+        uint64_t now = ap_now_ns(), gen;
         ApSample **samples;
         ApSnapshot snap;
         char *text;
@@ -313,7 +306,7 @@ static void reload(const ApDaemonArgs *args, ApDaemonConfig *current, const char
         int r;
 
         (void)snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
-                       (unsigned long long)(now_ns(CLOCK_MONOTONIC) / 1000));
+                       (unsigned long long)(ap_now_ns() / 1000));
         (void)ap_notify(state);
 
         r = ap_daemon_config_load(args, &next, &error);
@@ -355,9 +348,9 @@ ready:
 /* Wait up to @timeout_ns for the first probe of every target (READY=1 means data to serve). */
 static void wait_ready(uint64_t timeout_ns)
 {
-        uint64_t end = now_ns(CLOCK_MONOTONIC) + timeout_ns;
+        uint64_t end = ap_now_ns() + timeout_ns;
 
-        while (!ap_targets_ready(D.targets) && now_ns(CLOCK_MONOTONIC) < end) {
+        while (!ap_targets_ready(D.targets) && ap_now_ns() < end) {
                 struct timespec ts = { 0, 10 * 1000 * 1000 };
 
                 (void)nanosleep(&ts, NULL);
@@ -503,7 +496,7 @@ int main(int argc, char **argv)
         (void)snprintf(state, sizeof(state), "READY=1\n%s", status);
         (void)ap_notify(state);
         if (ap_notify_watchdog_usec(&watchdog_usec) > 0)
-                next_watchdog = now_ns(CLOCK_MONOTONIC);
+                next_watchdog = ap_now_ns();
 
         for (;;) {
                 struct pollfd p = { .fd = sfd, .events = POLLIN };
@@ -511,7 +504,7 @@ int main(int argc, char **argv)
                 int timeout = -1;
 
                 if (watchdog_usec > 0) {
-                        uint64_t now = now_ns(CLOCK_MONOTONIC);
+                        uint64_t now = ap_now_ns();
 
                         if (now >= next_watchdog) {
                                 /* Alive means the probes still make progress, not just this loop. */

@@ -21,8 +21,10 @@
 
 #include "daemon/autoprocsd/metrics.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
 #include "lib/util/json.h"
 #include "lib/util/macro.h"
+#include "lib/util/parse.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Counters and samples
@@ -756,8 +758,7 @@ int ap_process_stats_read(int proc_dir_fd, ApProcessStats *ret)
         long rss_pages;
         long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
         ssize_t n;
-        FILE *f;
-        char line[256];
+        int r;
 
         fd = openat(proc_dir_fd, "self/stat", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -778,18 +779,17 @@ int ap_process_stats_read(int proc_dir_fd, ApProcessStats *ret)
         /* The boot time never changes: /proc/stat (one line per CPU on a big host) is read once. */
         btime = atomic_load_explicit(&boot_time, memory_order_relaxed);
         if (btime == 0) {
-                fd = ap_close(fd);
-                fd = openat(proc_dir_fd, "stat", O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return AP_NEG_ERRNO();
-                f = fdopen(fd, "r");
-                if (!f)
-                        return AP_NEG_ERRNO();
-                fd = -1;
-                while (fgets(line, sizeof(line), f))
-                        if (sscanf(line, "btime %llu", &btime) == 1)
-                                break;
-                fclose(f);
+                _cleanup_free_ char *stat = NULL;
+                const char *v;
+                size_t len, vl;
+                uint64_t bt;
+
+                r = ap_read_file_at(proc_dir_fd, "stat", 16u << 20, &stat, &len);
+                if (r < 0)
+                        return r;
+                v = ap_lines_find_value(stat, len, "btime ", &vl);
+                if (v && ap_parse_u64_n(v, vl, &bt) == 0)
+                        btime = bt;
                 atomic_store_explicit(&boot_time, btime, memory_order_relaxed);
         }
         if (btime == 0 || tck <= 0 || page <= 0)

@@ -19,6 +19,7 @@
 #include "daemon/autoprocsd/node-agent.h"
 #include "daemon/autoprocsd/targets.h"
 #include "daemon/common/publish.h"
+#include "lib/util/clock.h"
 #include "lib/util/json.h"
 #include "lib/util/macro.h"
 #include "lib/util/parse.h"
@@ -65,14 +66,6 @@ struct ApTargets {
         char *publish_dir;
         char *pod_logs_dir;
 };
-
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---------------------------------------------------------------------------------------------
  * One probe
@@ -392,7 +385,7 @@ static void store(ApTarget *t, ApSample *s)
         t->sample = s;
         set->generation++;
         pthread_mutex_unlock(&set->lock);
-        atomic_store(&set->last_publish_ns, now_ns());
+        atomic_store(&set->last_publish_ns, ap_now_ns());
         ap_sample_unref(old);
 }
 

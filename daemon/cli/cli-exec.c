@@ -34,6 +34,7 @@
 #include "daemon/cli/cli-go.h"
 #include "daemon/cli/cli-options.h"
 #include "daemon/cli/cli.h"
+#include "daemon/common/procs-env.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/macro.h"
 #include "lib/util/parse.h"
@@ -43,11 +44,6 @@
 #define EXIT_NOT_FOUND 127
 
 enum { OPT_FORCE = AP_OPT_OWN, OPT_JAVA, OPT_QUIET };
-
-static const char *const count_vars[] = {
-        "GOMAXPROCS",      "OMP_NUM_THREADS",    "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS", "UV_THREADPOOL_SIZE", "AUTOPROCS_PROCS",
-};
 
 static void exec_usage(FILE *f)
 {
@@ -328,8 +324,8 @@ int ap_cli_exec(int argc, char **argv)
                 Note set = { 0 }, kept = { 0 }, why = { 0 };
 
                 (void)snprintf(num, sizeof(num), "%u", procs);
-                for (size_t i = 0; i < AP_ELEMENTSOF(count_vars); i++) {
-                        const char *name = count_vars[i], *old = getenv(name);
+                for (size_t i = 0; i < AP_PROCS_ENV_N; i++) {
+                        const char *name = ap_procs_env_vars[i], *old = getenv(name);
                         char value[24];
 
                         if (!force && old && *old) {

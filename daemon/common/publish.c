@@ -10,15 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/common/procs-env.h"
 #include "daemon/common/publish.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/macro.h"
-
-/* The same variables, in the same order, as `autoprocs exec` (daemon/cli/cli-exec.c). */
-static const char *const count_vars[] = {
-        "AUTOPROCS_PROCS", "GOMAXPROCS",      "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "UV_THREADPOOL_SIZE",
-};
 
 int ap_publish_file_name(const char *target, char *buf, size_t size)
 {
@@ -52,8 +47,8 @@ char *ap_publish_content(const char *target, unsigned procs, bool has_limit, dou
         for (const char *p = target; *p; p++)
                 fputc(*p == '\n' ? ' ' : *p, f);
         fputc('\n', f);
-        for (size_t i = 0; i < AP_ELEMENTSOF(count_vars); i++) {
-                (void)snprintf(line, sizeof(line), "%s=%u\n", count_vars[i], procs);
+        for (size_t i = 0; i < AP_PROCS_ENV_N; i++) {
+                (void)snprintf(line, sizeof(line), "%s=%u\n", ap_procs_env_vars[i], procs);
                 fputs(line, f);
         }
         if (has_limit)

@@ -26,6 +26,7 @@
 
 #include "autoprocs.h"
 #include "lib/runtime/runtime.h"
+#include "lib/util/clock.h"
 #include "lib/util/macro.h"
 
 #define AP_RT_MAXPROCS 1024u
@@ -112,20 +113,6 @@ static inline void ap_futex_wait(_Atomic uint32_t *addr, uint32_t val, const str
 static inline void ap_futex_wake(_Atomic uint32_t *addr, int n)
 {
         (void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
-
-static inline uint64_t ap_now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static inline struct timespec ap_ns_to_ts(uint64_t ns)
-{
-        return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
-                                  .tv_nsec = (long)(ns % 1000000000u) };
 }
 
 /* Relaxed counter bump by the single writer (no RMW). */

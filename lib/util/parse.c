@@ -172,3 +172,35 @@ size_t ap_strip_newline(char *s)
                 s[--len] = 0;
         return len;
 }
+
+bool ap_lines_next(ApLines *it, const char **ret_line, size_t *ret_len)
+{
+        const char *nl;
+
+        if (it->p >= it->end)
+                return false;
+        nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
+        *ret_line = it->p;
+        *ret_len = nl ? (size_t)(nl - it->p) : (size_t)(it->end - it->p);
+        it->p = nl ? nl + 1 : it->end;
+        return true;
+}
+
+const char *ap_lines_find_value(const char *buf, size_t len, const char *key, size_t *ret_len)
+{
+        ApLines it = AP_LINES_INIT(buf, len);
+        size_t kl = strlen(key), l;
+        const char *line;
+
+        while (ap_lines_next(&it, &line, &l)) {
+                const char *v = line + kl, *e = line + l;
+
+                if (l < kl || memcmp(line, key, kl) != 0)
+                        continue;
+                while (v < e && (*v == ' ' || *v == '\t'))
+                        v++;
+                *ret_len = (size_t)(e - v);
+                return v;
+        }
+        return NULL;
+}

@@ -24,3 +24,21 @@ int ap_parse_milli(const char *s, uint64_t *ret);
 int ap_parse_duration_ns(const char *s, uint64_t *ret);
 /* Strip one trailing "\n" in place; returns the new length. */
 size_t ap_strip_newline(char *s);
+
+/*
+ * Lines of a procfs or cgroupfs file held in memory (not NUL-terminated; the last line may lack
+ * its '\n').  Usage:
+ *     ApLines it = AP_LINES_INIT(buf, len);
+ *     while (ap_lines_next(&it, &line, &line_len)) ...
+ */
+typedef struct ApLines {
+        const char *p, *end;
+} ApLines;
+
+#define AP_LINES_INIT(buf, len) ((ApLines){ .p = (buf), .end = (buf) + (len) })
+
+/* The next line, without its '\n', borrowed from the buffer.  @retval false at the end */
+bool ap_lines_next(ApLines *it, const char **ret_line, size_t *ret_len);
+/* The value of the first line that starts with @key ("Pid:", "btime "), blanks after the key
+ * skipped, to the end of the line; NULL when no line has it.  Borrowed from @buf. */
+const char *ap_lines_find_value(const char *buf, size_t len, const char *key, size_t *ret_len);
