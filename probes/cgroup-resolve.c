@@ -288,32 +288,29 @@ static bool better_prefix(int fd, const ApMount *a, const char *a_dir, const ApM
         return true; /* a comes later in mountinfo: it shadows b */
 }
 
-int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApMountTable *mt,
-                      const char *controller, ApCgroupLoc *ret, ApWarnings *warn)
+/* The three ways of finding the process's directory below a mount.  Each returns 1 and fills
+ * *loc when it found it, 0 when it did not, -ENOMEM. */
+
+/* 1. A mount whose root is a whole-component prefix of the path (the common case).  Also says
+ *    whether any mount holds the hierarchy and whether a ".." root or path was seen. */
+static int resolve_by_prefix(const ApProbeRoot *root, const ApMountTable *mt, const char *controller,
+                             const ApCgroupLine *line, ApCgroupLoc *loc, bool *ret_any, bool *ret_dotdot)
 {
-        const char *what = controller ? controller : "cgroup2";
-        const ApCgroupLine *line = ap_proc_cgroup_find(pc, controller);
-        const ApMount *best = NULL, *m;
+        const ApMount *best = NULL;
         const char *best_rest = NULL;
         _cleanup_free_ char *best_dir = NULL;
-        bool any = false, dotdot = false;
-        ApCgroupLoc loc = { 0 };
         int r;
 
-        *ret = loc;
-        if (!line)
-                return 0;
-        /* 1. A mount whose root is a whole-component prefix of the path. */
         for (size_t i = 0; i < mt->n; i++) {
-                const char *rest;
+                const ApMount *m = &mt->v[i];
                 _cleanup_free_ char *top = NULL, *dir = NULL;
+                const char *rest;
 
-                m = &mt->v[i];
                 if (!mount_holds(m, controller))
                         continue;
-                any = true;
+                *ret_any = true;
                 if (ap_path_has_dotdot(m->root) || ap_path_has_dotdot(line->path)) {
-                        dotdot = true;
+                        *ret_dotdot = true;
                         continue;
                 }
                 if (!ap_path_comp_prefix(m->root, line->path, &rest))
@@ -329,141 +326,169 @@ int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApM
                         best_dir = AP_TAKE_PTR(dir);
                 }
         }
-        if (!any) {
+        if (!best)
+                return 0;
+        r = loc_fill(loc, best, line->path, best_rest);
+        return r < 0 ? r : 1;
+}
+
+/* Found by search below a ".." root: the namespace root is the found directory less the path's
+ * own components, and hierarchy paths are given relative to it. */
+static int loc_set_ns_root(ApCgroupLoc *loc, const char *path, const char *rel)
+{
+        size_t keep = ap_path_n_comps(rel) - ap_path_n_comps(path);
+        const char *p = rel, *c;
+        size_t l;
+
+        for (size_t k = 0; k < keep; k++)
+                (void)ap_path_next_comp(&p, &c, &l);
+        loc->ns_rel = strndup(rel, (size_t)(p - rel));
+        free(loc->hier_path);
+        loc->hier_path = loc->ns_rel ? ap_path_seen_from(loc->ns_rel, rel) : NULL;
+        return loc->hier_path ? 0 : -ENOMEM;
+}
+
+/* 2. A ".." root or path (a cgroup namespace over inherited mounts): search the mount for the
+ *    directory whose cgroup.procs lists @pid. */
+static int resolve_by_search(const ApProbeRoot *root, const ApMountTable *mt, const char *controller,
+                             const ApCgroupLine *line, int pid, ApCgroupLoc *loc, ApWarnings *warn)
+{
+        const char *what = controller ? controller : "cgroup2";
+
+        if (pid <= 0)
+                return 0;
+        for (size_t i = mt->n; i-- > 0;) {
+                const ApMount *m = &mt->v[i];
+                _cleanup_free_ char *top = NULL, *rel = NULL;
+                int r;
+
+                if (!mount_holds(m, controller) ||
+                    !(ap_path_has_dotdot(m->root) || ap_path_has_dotdot(line->path)))
+                        continue;
+                top = ap_path_rel_of_abs(m->mount_point);
+                if (!top)
+                        return -ENOMEM;
+                r = search_procs(root->mnt_fd, top, pid, line->path, &rel);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                r = loc_fill(loc, m, line->path, rel);
+                if (r < 0)
+                        return r;
+                loc->flags |= AP_LOC_SEARCHED;
+                if (!ap_path_has_dotdot(line->path) && loc_set_ns_root(loc, line->path, rel) < 0)
+                        return -ENOMEM;
+                ap_warn(warn, "mountinfo: %s mount root \"%s\" is outside the cgroup namespace; "
+                        "process %d found in /%s by its cgroup.procs", what, m->root, pid, loc->dir);
+                return 1;
+        }
+        return 0;
+}
+
+/* 3. Root not a prefix (the process moved after the mount was made): the longest suffix of the
+ *    path that exists below a mount point (as the JDK does), flagged. */
+static int resolve_by_suffix(const ApProbeRoot *root, const ApMountTable *mt, const char *controller,
+                             const ApCgroupLine *line, ApCgroupLoc *loc, ApWarnings *warn)
+{
+        const char *what = controller ? controller : "cgroup2";
+        size_t np = ap_path_n_comps(line->path), best_k = np + 1;
+        const ApMount *bm = NULL;
+        const char *p, *c;
+        size_t l;
+        int r;
+
+        for (size_t i = mt->n; i-- > 0;) {
+                const ApMount *m = &mt->v[i];
+                _cleanup_free_ char *top = NULL;
+
+                if (!mount_holds(m, controller))
+                        continue;
+                top = ap_path_rel_of_abs(m->mount_point);
+                if (!top)
+                        return -ENOMEM;
+                p = line->path;
+                for (size_t k = 0; k < np && k <= best_k; k++) {
+                        _cleanup_free_ char *dir = ap_path_join_rel(top, p);
+
+                        if (!dir)
+                                return -ENOMEM;
+                        if (dir_exists(root->mnt_fd, dir)) {
+                                if (k < best_k || (k == best_k && under_sys_fs_cgroup(m->mount_point) &&
+                                                   !under_sys_fs_cgroup(bm->mount_point))) {
+                                        best_k = k;
+                                        bm = m;
+                                }
+                                break;
+                        }
+                        (void)ap_path_next_comp(&p, &c, &l);
+                }
+        }
+        if (!bm)
+                return 0;
+        p = line->path;
+        for (size_t k = 0; k < best_k; k++)
+                (void)ap_path_next_comp(&p, &c, &l);
+        r = loc_fill(loc, bm, line->path, p);
+        if (r < 0)
+                return r;
+        loc->flags |= AP_LOC_SUFFIX;
+        ap_warn(warn, "mountinfo: %s mount root \"%s\" is not a prefix of cgroup path \"%s\"; "
+                "using the longest existing suffix: /%s", what, bm->root, line->path, loc->dir);
+        return 1;
+}
+
+/* Not found: the hierarchy is known (the last mount holding it), the directory is not. */
+static int resolve_unknown(const ApMountTable *mt, const char *controller, const ApCgroupLine *line,
+                           ApCgroupLoc *loc)
+{
+        for (size_t i = mt->n; i-- > 0;)
+                if (mount_holds(&mt->v[i], controller))
+                        return loc_fill(loc, &mt->v[i], line->path, NULL);
+        return 0;
+}
+
+int ap_cgroup_resolve(const ApProbeRoot *root, const ApProcCgroup *pc, const ApMountTable *mt,
+                      const char *controller, ApCgroupLoc *ret, ApWarnings *warn)
+{
+        const char *what = controller ? controller : "cgroup2";
+        const ApCgroupLine *line = ap_proc_cgroup_find(pc, controller);
+        bool any = false, dotdot = false;
+        ApCgroupLoc loc = { 0 };
+        int pid = 0, r;
+
+        *ret = loc;
+        if (!line)
+                return 0;
+        r = resolve_by_prefix(root, mt, controller, line, &loc, &any, &dotdot);
+        if (r == 0 && !any) {
                 ap_warn(warn, "mountinfo: no %s mount for the %s hierarchy (cgroup line \"%u:%s:%s\")",
                         controller ? "cgroup" : "cgroup2", what, line->id, line->controllers, line->path);
                 return 0;
         }
-        if (best) {
-                r = loc_fill(&loc, best, line->path, best_rest);
-                if (r < 0)
-                        goto fail;
-                *ret = loc;
-                return 0;
+        if (r == 0 && dotdot) {
+                pid = target_pid(root);
+                r = resolve_by_search(root, mt, controller, line, pid, &loc, warn);
+        } else if (r == 0)
+                r = resolve_by_suffix(root, mt, controller, line, &loc, warn);
+        if (r == 0) {
+                r = resolve_unknown(mt, controller, line, &loc);
+                if (r == 0 && dotdot)
+                        ap_warn(warn, "%s hierarchy: mount root \"%s\" / path \"%s\" lie outside the cgroup "
+                                "namespace and no cgroup.procs below /%s lists process %d: limit unknown",
+                                what, loc.mount_root ? loc.mount_root : "?", line->path,
+                                loc.top ? loc.top : "?", pid);
+                else if (r == 0)
+                        ap_warn(warn, "%s hierarchy: no mount root is a prefix of cgroup path \"%s\" and no "
+                                "suffix of it exists below /%s: limit unknown", what, line->path,
+                                loc.top ? loc.top : "?");
         }
-        /* 2. A ".." root or path: cgroup namespace over inherited mounts; search by cgroup.procs. */
-        if (dotdot) {
-                int pid = target_pid(root);
-
-                for (size_t i = mt->n; i-- > 0;) {
-                        _cleanup_free_ char *top = NULL, *rel = NULL;
-
-                        m = &mt->v[i];
-                        if (!mount_holds(m, controller) || !(ap_path_has_dotdot(m->root) || ap_path_has_dotdot(line->path)))
-                                continue;
-                        if (pid <= 0)
-                                break;
-                        top = ap_path_rel_of_abs(m->mount_point);
-                        if (!top)
-                                return -ENOMEM;
-                        r = search_procs(root->mnt_fd, top, pid, line->path, &rel);
-                        if (r < 0)
-                                return r;
-                        if (r > 0) {
-                                r = loc_fill(&loc, m, line->path, rel);
-                                if (r < 0)
-                                        goto fail;
-                                loc.flags |= AP_LOC_SEARCHED;
-                                /* The namespace root: rel less the path's own components. */
-                                if (!ap_path_has_dotdot(line->path)) {
-                                        size_t keep = ap_path_n_comps(rel) - ap_path_n_comps(line->path);
-                                        const char *p = rel, *c;
-                                        size_t l;
-
-                                        for (size_t k = 0; k < keep; k++)
-                                                (void)ap_path_next_comp(&p, &c, &l);
-                                        loc.ns_rel = strndup(rel, (size_t)(p - rel));
-                                        free(loc.hier_path);
-                                        loc.hier_path = loc.ns_rel ? ap_path_seen_from(loc.ns_rel, rel) : NULL;
-                                        if (!loc.hier_path)
-                                                goto fail;
-                                }
-                                ap_warn(warn, "mountinfo: %s mount root \"%s\" is outside the cgroup namespace; "
-                                        "process %d found in /%s by its cgroup.procs", what, m->root, pid, loc.dir);
-                                *ret = loc;
-                                return 0;
-                        }
-                }
-                for (size_t i = mt->n; i-- > 0;) {
-                        m = &mt->v[i];
-                        if (!mount_holds(m, controller))
-                                continue;
-                        r = loc_fill(&loc, m, line->path, NULL);
-                        if (r < 0)
-                                goto fail;
-                        break;
-                }
-                ap_warn(warn, "%s hierarchy: mount root \"%s\" / path \"%s\" lie outside the cgroup namespace "
-                        "and no cgroup.procs below /%s lists process %d: limit unknown",
-                        what, loc.mount_root ? loc.mount_root : "?", line->path, loc.top ? loc.top : "?", pid);
-                *ret = loc;
-                return 0;
+        if (r < 0) {
+                ap_cgroup_loc_done(&loc);
+                return r;
         }
-        /* 3. Root not a prefix (the process moved after the mount was made): the longest suffix of
-         *    the path that exists below a mount point (as the JDK does), flagged. */
-        {
-                size_t np = ap_path_n_comps(line->path), best_k = np + 1;
-                const ApMount *bm = NULL;
-
-                for (size_t i = mt->n; i-- > 0;) {
-                        m = &mt->v[i];
-                        if (!mount_holds(m, controller))
-                                continue;
-                        const char *p = line->path, *c;
-                        size_t l;
-                        _cleanup_free_ char *top = ap_path_rel_of_abs(m->mount_point);
-
-                        if (!top)
-                                return -ENOMEM;
-                        for (size_t k = 0; k < np && k <= best_k; k++) {
-                                _cleanup_free_ char *dir = NULL;
-
-                                dir = ap_path_join_rel(top, p);
-                                if (!dir)
-                                        return -ENOMEM;
-                                if (dir_exists(root->mnt_fd, dir)) {
-                                        if (k < best_k || (k == best_k && under_sys_fs_cgroup(m->mount_point) &&
-                                                           !under_sys_fs_cgroup(bm->mount_point))) {
-                                                best_k = k;
-                                                bm = m;
-                                        }
-                                        break;
-                                }
-                                (void)ap_path_next_comp(&p, &c, &l);
-                        }
-                }
-                if (bm) {
-                        const char *p = line->path, *c;
-                        size_t l;
-
-                        for (size_t k = 0; k < best_k; k++)
-                                (void)ap_path_next_comp(&p, &c, &l);
-                        r = loc_fill(&loc, bm, line->path, p);
-                        if (r < 0)
-                                goto fail;
-                        loc.flags |= AP_LOC_SUFFIX;
-                        ap_warn(warn, "mountinfo: %s mount root \"%s\" is not a prefix of cgroup path \"%s\"; "
-                                "using the longest existing suffix: /%s", what, bm->root, line->path, loc.dir);
-                        *ret = loc;
-                        return 0;
-                }
-                for (size_t i = mt->n; i-- > 0;) {
-                        m = &mt->v[i];
-                        if (!mount_holds(m, controller))
-                                continue;
-                        r = loc_fill(&loc, m, line->path, NULL);
-                        if (r < 0)
-                                goto fail;
-                        break;
-                }
-                ap_warn(warn, "%s hierarchy: no mount root is a prefix of cgroup path \"%s\" and no suffix "
-                        "of it exists below /%s: limit unknown", what, line->path, loc.top ? loc.top : "?");
-                *ret = loc;
-                return 0;
-        }
-fail:
-        ap_cgroup_loc_done(&loc);
-        return -ENOMEM;
+        *ret = loc;
+        return 0;
 }
 
 /* ---- the model ----------------------------------------------------------------------------- */
