@@ -32,6 +32,7 @@
 #include "daemon/autoprocsd/metrics.h"
 #include "daemon/autoprocsd/notify.h"
 #include "daemon/autoprocsd/targets.h"
+#include "lib/util/cleanup.h"
 #include "lib/util/clock.h"
 #include "lib/util/macro.h"
 
@@ -399,45 +400,45 @@ static int start_runtime(const ApDaemonConfig *c)
         return r < 0 ? r : 0;
 }
 
-int main(int argc, char **argv)
+/* Command line, environment and config file.  @retval -1 go on  @retval an exit code otherwise */
+static int load_config(int argc, char **argv, ApDaemonArgs *args, ApDaemonConfig *config)
 {
-        ApDaemonArgs args;
-        ApDaemonConfig config = { 0 };
-        ApHttp *http = NULL;
-        char *error = NULL, *url = NULL, status[400], state[512];
-        int *fds = NULL, sfd = -1, exit_code = EXIT_FAILURE, r;
-        size_t n_fds = 0;
-        uint64_t watchdog_usec = 0, next_watchdog = 0;
-        sigset_t mask;
+        char *error = NULL;
+        int r;
 
-        r = ap_daemon_args_parse(argc, argv, &args, &error);
+        r = ap_daemon_args_parse(argc, argv, args, &error);
         if (r < 0) {
                 fprintf(stderr, "autoprocsd: %s\n", error ? error : strerror(-r));
                 free(error);
                 return EXIT_CONFIG;
         }
-        if (args.help || args.version) {
-                if (args.help)
+        if (args->help || args->version) {
+                if (args->help)
                         ap_daemon_usage();
                 else
                         printf("autoprocsd %s\n", autoprocs_version());
-                ap_daemon_args_done(&args);
+                ap_daemon_args_done(args);
                 return EXIT_SUCCESS;
         }
-        r = ap_daemon_config_load(&args, &config, &error);
+        r = ap_daemon_config_load(args, config, &error);
         if (r >= 0)
-                r = check_publish_dir(config.publish_dir, &error);
+                r = check_publish_dir(config->publish_dir, &error);
         if (r < 0) {
                 fprintf(stderr, "autoprocsd: %s\n", error ? error : strerror(-r));
                 free(error);
-                ap_daemon_config_done(&config);
-                ap_daemon_args_done(&args);
+                ap_daemon_config_done(config);
+                ap_daemon_args_done(args);
                 return EXIT_CONFIG;
         }
-        ap_daemon_log_set_level(config.log_level);
-        ap_daemon_log_open();
+        return -1;
+}
 
-        /* Signals go to the signalfd only: block them before any thread exists. */
+/* Signals go to a signalfd only: blocked before any thread exists.  @retval the fd  @retval -1 */
+static int signals_open(void)
+{
+        sigset_t mask;
+        int sfd;
+
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
@@ -445,38 +446,42 @@ int main(int argc, char **argv)
         if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
             (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "signalfd: %s", strerror(errno));
-                goto out;
+                return -1;
         }
         (void)signal(SIGPIPE, SIG_IGN);
+        return sfd;
+}
 
-        D.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = open_sockets(&config, &fds, &n_fds);
+/* The runtime, the targets and the HTTP server on the listening sockets; *ret_url is the first
+ * socket's address (for the status line).  Logs what failed.  @retval 0  @retval -errno */
+static int services_start(const ApDaemonConfig *config, ApHttp **ret_http, char **ret_url)
+{
+        ApTargetsOptions opts = { .interval_ns = config->interval_ns, .policy = config->policy,
+                                  .publish_dir = config->publish_dir,
+                                  .pod_logs_dir = config->pod_logs_dir };
+        _cleanup_free_ int *fds = NULL;
+        size_t n_fds = 0;
+        int r;
+
+        r = open_sockets(config, &fds, &n_fds);
         if (r < 0)
-                goto out;
-
-        r = start_runtime(&config);
+                return r;
+        r = start_runtime(config);
         if (r < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot start the runtime: %s", strerror(-r));
-                goto out;
+                goto fail;
         }
-        {
-                ApTargetsOptions opts = { .interval_ns = config.interval_ns, .policy = config.policy,
-                                          .publish_dir = config.publish_dir,
-                                          .pod_logs_dir = config.pod_logs_dir };
-
-                r = ap_targets_new(&opts, &D.targets);
-        }
+        r = ap_targets_new(&opts, &D.targets);
         if (r >= 0)
-                r = ap_targets_apply(D.targets, config.targets, config.n_targets);
+                r = ap_targets_apply(D.targets, config->targets, config->n_targets);
         if (r < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot start the targets: %s", strerror(-r));
-                goto out;
+                goto fail;
         }
-
-        r = ap_http_start(fds, n_fds, route, NULL, &http);
+        r = ap_http_start(fds, n_fds, route, NULL, ret_http);
         if (r < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot start the HTTP server (libmicrohttpd)");
-                goto out;
+                goto fail;
         }
         for (size_t i = 0; i < n_fds; i++) {
                 char *u = ap_http_socket_url(fds[i]);
@@ -484,80 +489,105 @@ int main(int argc, char **argv)
                 ap_daemon_log(AUTOPROCS_LOG_NOTICE, "listening", NULL, "serving metrics on %s/metrics",
                               u ? u : "(unknown address)");
                 if (i == 0)
-                        url = u;
+                        *ret_url = u;
                 else
                         free(u);
         }
-        free(fds);
-        fds = NULL;
+        return 0;
+fail:
+        for (size_t i = 0; i < n_fds; i++)
+                (void)close(fds[i]);
+        return r;
+}
+
+/* Ping the watchdog when it is due and the probes still make progress (not just this loop).
+ * @retval the poll timeout until the next ping, -1 = no watchdog */
+static int watchdog_tick(const ApDaemonConfig *config, uint64_t watchdog_usec, uint64_t *next)
+{
+        uint64_t now = ap_now_ns();
+
+        if (watchdog_usec == 0)
+                return -1;
+        if (now >= *next) {
+                uint64_t last = ap_targets_last_publish_ns(D.targets);
+                uint64_t stale = 3 * config->interval_ns + 5000000000ull;
+
+                if (last == 0 || now - last < stale)
+                        (void)ap_notify("WATCHDOG=1");
+                else
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "watchdog", NULL, "no probe finished for %.1fs: "
+                                      "not pinging the watchdog", (double)(now - last) / 1e9);
+                *next = now + watchdog_usec * 1000 / 2;
+        }
+        return (int)((*next - now + 999999) / 1000000);
+}
+
+/* The main loop: signals (SIGHUP reloads, SIGTERM/SIGINT stop) and the watchdog.
+ * @retval the exit code */
+static int serve(int sfd, ApDaemonArgs *args, ApDaemonConfig *config, const char *url)
+{
+        uint64_t watchdog_usec = 0, next_watchdog = 0;
+
+        if (ap_notify_watchdog_usec(&watchdog_usec) > 0)
+                next_watchdog = ap_now_ns();
+        for (;;) {
+                struct pollfd p = { .fd = sfd, .events = POLLIN };
+                struct signalfd_siginfo si;
+                pthread_t guard;
+                int r;
+
+                r = poll(&p, 1, watchdog_tick(config, watchdog_usec, &next_watchdog));
+                if (r < 0 && errno != EINTR) {
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "poll", NULL, "poll: %s", strerror(errno));
+                        return EXIT_FAILURE;
+                }
+                if (r <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+                        continue;
+                if (si.ssi_signo == SIGHUP) {
+                        ap_daemon_log(AUTOPROCS_LOG_INFO, "reload", NULL, "SIGHUP: reloading the configuration");
+                        reload(args, config, url);
+                        continue;
+                }
+                ap_daemon_log(AUTOPROCS_LOG_INFO, "stopping", NULL, "%s: stopping", strsignal((int)si.ssi_signo));
+                (void)ap_notify("STOPPING=1");
+                if (pthread_create(&guard, NULL, stop_guard, NULL) == 0)
+                        (void)pthread_detach(guard);
+                return EXIT_SUCCESS;
+        }
+}
+
+int main(int argc, char **argv)
+{
+        ApDaemonArgs args;
+        ApDaemonConfig config = { 0 };
+        ApHttp *http = NULL;
+        char *url = NULL, status[400], state[512];
+        int sfd, exit_code = EXIT_FAILURE;
+
+        exit_code = load_config(argc, argv, &args, &config);
+        if (exit_code >= 0)
+                return exit_code;
+        exit_code = EXIT_FAILURE;
+        ap_daemon_log_set_level(config.log_level);
+        ap_daemon_log_open();
+        sfd = signals_open();
+        if (sfd < 0)
+                goto out;
+        D.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (services_start(&config, &http, &url) < 0)
+                goto out;
 
         wait_ready(5ull * 1000 * 1000 * 1000);
         status_line(&config, url, status, sizeof(status));
         (void)snprintf(state, sizeof(state), "READY=1\n%s", status);
         (void)ap_notify(state);
-        if (ap_notify_watchdog_usec(&watchdog_usec) > 0)
-                next_watchdog = ap_now_ns();
-
-        for (;;) {
-                struct pollfd p = { .fd = sfd, .events = POLLIN };
-                struct signalfd_siginfo si;
-                int timeout = -1;
-
-                if (watchdog_usec > 0) {
-                        uint64_t now = ap_now_ns();
-
-                        if (now >= next_watchdog) {
-                                /* Alive means the probes still make progress, not just this loop. */
-                                uint64_t last = ap_targets_last_publish_ns(D.targets);
-                                uint64_t stale = 3 * config.interval_ns + 5000000000ull;
-
-                                if (last == 0 || now - last < stale)
-                                        (void)ap_notify("WATCHDOG=1");
-                                else
-                                        ap_daemon_log(AUTOPROCS_LOG_ERR, "watchdog", NULL, "no probe "
-                                                      "finished for %.1fs: not pinging the watchdog",
-                                                      (double)(now - last) / 1e9);
-                                next_watchdog = now + watchdog_usec * 1000 / 2;
-                        }
-                        timeout = (int)((next_watchdog - now + 999999) / 1000000);
-                }
-                r = poll(&p, 1, timeout);
-                if (r < 0 && errno != EINTR) {
-                        ap_daemon_log(AUTOPROCS_LOG_ERR, "poll", NULL, "poll: %s", strerror(errno));
-                        break;
-                }
-                if (r <= 0)
-                        continue;
-                if (read(sfd, &si, sizeof(si)) != sizeof(si))
-                        continue;
-                if (si.ssi_signo == SIGHUP) {
-                        ap_daemon_log(AUTOPROCS_LOG_INFO, "reload", NULL, "SIGHUP: reloading the configuration");
-                        reload(&args, &config, url);
-                        continue;
-                }
-                ap_daemon_log(AUTOPROCS_LOG_INFO, "stopping", NULL, "%s: stopping", strsignal((int)si.ssi_signo));
-                (void)ap_notify("STOPPING=1");
-                exit_code = EXIT_SUCCESS;
-                {
-                        pthread_t guard;
-
-                        if (pthread_create(&guard, NULL, stop_guard, NULL) == 0)
-                                (void)pthread_detach(guard);
-                }
-                break;
-        }
-
+        exit_code = serve(sfd, &args, &config, url);
 out:
         if (D.targets)
                 ap_targets_stop_all(D.targets);
         autoprocs_shutdown();
         http = ap_http_free(http);
         D.targets = ap_targets_free(D.targets);
-        if (fds) {
-                for (size_t i = 0; i < n_fds; i++)
-                        (void)close(fds[i]);
-                free(fds);
-        }
         for (size_t i = 0; i < AP_ELEMENTSOF(D.cache); i++)
                 free(D.cache[i].body);
         if (D.proc_fd >= 0)
