@@ -224,25 +224,22 @@ static void publish(ApTarget *t, const char *dir)
         t->published = content;
 }
 
-/* Read everything about @t; returns the new sample (NULL on ENOMEM). */
-static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish_dir)
-{
-        autoprocs_config *config = NULL;
-        autoprocs_facts *facts = NULL;
+/* What one probe read: the facts (NULL when the target is not there or detection failed). */
+typedef struct ProbeRead {
+        bool exists;
+        int r;                        /* detection: 0 or -errno */
+        autoprocs_facts *facts;
+        int r_th, r_pr;               /* 0 when th / pr hold values */
         autoprocs_throttling th;
         autoprocs_pressure pr;
-        ApSample *s;
-        bool exists, had_throttling = t->has_throttling, had_pressure = t->has_pressure;
-        int r = 0, r_th = -ENODATA, r_pr = -ENODATA;
-        char what[256];
+} ProbeRead;
 
-        s = ap_sample_new(t->spec.label);
-        if (!s)
-                return NULL;
-        s->probed = true;
-        s->is_self = t->spec.kind == AP_TARGET_SELF;
+/* Every file read of a probe, in a blocking region (another task gets the processor meanwhile). */
+static void probe_read(ApTarget *t, autoprocs_policy policy, ProbeRead *ret)
+{
+        autoprocs_config *config = NULL;
 
-        /* Every file read happens here: hand the processor to another task meanwhile. */
+        *ret = (ProbeRead){ .r_th = -ENODATA, .r_pr = -ENODATA };
         autoprocs_block_begin();
         if (t->spec.kind == AP_TARGET_COMM) {
                 int pid = comm_find(t->spec.path, t->spec.pid);
@@ -252,104 +249,115 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
                                       "target %s: process %d", t->spec.label, pid);
                 t->spec.pid = pid;
         }
-        exists = target_exists(&t->spec);
-        if (exists) {
-                r = make_config(&t->spec, policy, &config);
-                if (r >= 0)
-                        r = autoprocs_detect(config, &facts);
-                if (r >= 0) {
-                        r_th = autoprocs_facts_throttling(facts, &th);
-                        r_pr = autoprocs_facts_pressure(facts, &pr);
+        ret->exists = target_exists(&t->spec);
+        if (ret->exists) {
+                ret->r = make_config(&t->spec, policy, &config);
+                if (ret->r >= 0)
+                        ret->r = autoprocs_detect(config, &ret->facts);
+                if (ret->r >= 0) {
+                        ret->r_th = autoprocs_facts_throttling(ret->facts, &ret->th);
+                        ret->r_pr = autoprocs_facts_pressure(ret->facts, &ret->pr);
                 }
         }
         autoprocs_block_end();
-        config = autoprocs_config_free(config);
+        autoprocs_config_free(config);
+}
 
-        if (!exists || r < 0) {
-                bool lost = !exists;
+/* The target is not there, or detection failed: count it, log the first time. */
+static void target_failed(ApTarget *t, bool lost, int r)
+{
+        t->probe_errors[lost ? AP_PROBE_KIND_TARGET : AP_PROBE_KIND_DETECT]++;
+        if (lost && t->state != STATE_LOST)
+                ap_daemon_log(t->state == STATE_NEW ? AUTOPROCS_LOG_NOTICE : AUTOPROCS_LOG_WARNING,
+                              "target-lost", t->spec.label, "target %s: %s; retrying every interval",
+                              t->spec.label, t->state == STATE_NEW ? "not there (yet)" : "gone");
+        else if (!lost && t->state != STATE_FAILED)
+                ap_daemon_log(AUTOPROCS_LOG_WARNING, "probe-failed", t->spec.label,
+                              "target %s: detection failed: %s; retrying every interval",
+                              t->spec.label, strerror(-r));
+        t->state = lost ? STATE_LOST : STATE_FAILED;
+}
 
-                t->probe_errors[lost ? AP_PROBE_KIND_TARGET : AP_PROBE_KIND_DETECT]++;
-                if (lost && t->state != STATE_LOST)
-                        ap_daemon_log(t->state == STATE_NEW ? AUTOPROCS_LOG_NOTICE : AUTOPROCS_LOG_WARNING,
-                                      "target-lost", t->spec.label, "target %s: %s; retrying every interval",
-                                      t->spec.label, t->state == STATE_NEW ? "not there (yet)" : "gone");
-                else if (!lost && t->state != STATE_FAILED)
-                        ap_daemon_log(AUTOPROCS_LOG_WARNING, "probe-failed", t->spec.label,
-                                      "target %s: detection failed: %s; retrying every interval",
-                                      t->spec.label, strerror(-r));
-                t->state = lost ? STATE_LOST : STATE_FAILED;
-                s->ok = false;
-        } else {
-                bool has_limit = autoprocs_facts_has_limit(facts);
-                uint64_t quota = has_limit ? autoprocs_facts_quota_us(facts) : 0;
-                uint64_t period = has_limit ? autoprocs_facts_period_us(facts) : 0;
-                unsigned procs = autoprocs_facts_procs(facts);
-                unsigned affinity = autoprocs_facts_affinity_cpus(facts);
-                bool first = t->state == STATE_NEW;
-                bool changed = has_limit != t->has_limit || quota != t->quota_us ||
-                               period != t->period_us || procs != t->procs || affinity != t->affinity;
+/* The target was read: take its limit and recommendation, count resizes, log what changed. */
+static void target_found(ApTarget *t, const autoprocs_facts *facts)
+{
+        bool has_limit = autoprocs_facts_has_limit(facts);
+        uint64_t quota = has_limit ? autoprocs_facts_quota_us(facts) : 0;
+        uint64_t period = has_limit ? autoprocs_facts_period_us(facts) : 0;
+        unsigned procs = autoprocs_facts_procs(facts);
+        unsigned affinity = autoprocs_facts_affinity_cpus(facts);
+        bool first = t->state == STATE_NEW;
+        bool changed = has_limit != t->has_limit || quota != t->quota_us ||
+                       period != t->period_us || procs != t->procs || affinity != t->affinity;
+        char what[256];
 
-                if (!first && t->state == STATE_FOUND && procs != t->procs && procs > 0 && t->procs > 0) {
-                        if (procs > t->procs)
-                                t->resizes_up++;
-                        else
-                                t->resizes_down++;
-                }
-                t->has_limit = has_limit;
-                t->quota_us = quota;
-                t->period_us = period;
-                t->procs = procs;
-                t->affinity = affinity;
-                describe_limit(t, what, sizeof(what));
-                if (t->state != STATE_FOUND)
-                        ap_daemon_log(AUTOPROCS_LOG_INFO, "target-found", t->spec.label, "target %s: %s%s",
-                                      t->spec.label, first ? "" : "found again: ", what);
-                else if (changed && t->spec.kind != AP_TARGET_SELF) /* self: the library logs it */
-                        ap_daemon_log(AUTOPROCS_LOG_INFO, "limit-changed", t->spec.label, "target %s: %s",
-                                      t->spec.label, what);
-                t->state = STATE_FOUND;
-
-                if (r_th == 0) {
-                        t->has_throttling = true;
-                        ap_counter_feed(&t->periods, th.nr_periods);
-                        ap_counter_feed(&t->throttled, th.nr_throttled);
-                        ap_counter_feed(&t->throttled_usec, th.throttled_usec);
-                        if (th.has_usage) {
-                                t->has_usage = true;
-                                ap_counter_feed(&t->usage, th.usage_usec);
-                        }
-                } else if (had_throttling) {
-                        t->probe_errors[AP_PROBE_KIND_CPU_STAT]++;
-                }
-                if (r_pr == 0) {
-                        t->has_pressure = true;
-                        ap_counter_feed(&t->psi_some, pr.some_total_usec);
-                        if (pr.has_full) {
-                                t->has_pressure_full = true;
-                                ap_counter_feed(&t->psi_full, pr.full_total_usec);
-                        }
-                } else if (had_pressure) {
-                        t->probe_errors[AP_PROBE_KIND_PRESSURE]++;
-                }
-
-                s->ok = true;
-                s->has_limit = has_limit;
-                if (has_limit && period > 0) {
-                        s->quota_seconds = (double)quota / 1e6;
-                        s->period_seconds = (double)period / 1e6;
-                        s->limit_cores = (double)quota / (double)period;
-                }
-                s->affinity_cpus = affinity;
-                s->recommended_procs = procs;
-                s->json = target_json(t, facts);
-                if (publish_dir) {
-                        autoprocs_block_begin();
-                        publish(t, publish_dir);
-                        autoprocs_block_end();
-                }
+        if (!first && t->state == STATE_FOUND && procs != t->procs && procs > 0 && t->procs > 0) {
+                if (procs > t->procs)
+                        t->resizes_up++;
+                else
+                        t->resizes_down++;
         }
-        facts = autoprocs_facts_free(facts);
+        t->has_limit = has_limit;
+        t->quota_us = quota;
+        t->period_us = period;
+        t->procs = procs;
+        t->affinity = affinity;
+        describe_limit(t, what, sizeof(what));
+        if (t->state != STATE_FOUND)
+                ap_daemon_log(AUTOPROCS_LOG_INFO, "target-found", t->spec.label, "target %s: %s%s",
+                              t->spec.label, first ? "" : "found again: ", what);
+        else if (changed && t->spec.kind != AP_TARGET_SELF) /* self: the library logs it */
+                ap_daemon_log(AUTOPROCS_LOG_INFO, "limit-changed", t->spec.label, "target %s: %s",
+                              t->spec.label, what);
+        t->state = STATE_FOUND;
+}
 
+/* Feed cpu.stat and PSI into the monotonic counters; a source that was there and now fails is
+ * a probe error. */
+static void counters_feed(ApTarget *t, const ProbeRead *pr, bool had_throttling, bool had_pressure)
+{
+        if (pr->r_th == 0) {
+                t->has_throttling = true;
+                ap_counter_feed(&t->periods, pr->th.nr_periods);
+                ap_counter_feed(&t->throttled, pr->th.nr_throttled);
+                ap_counter_feed(&t->throttled_usec, pr->th.throttled_usec);
+                if (pr->th.has_usage) {
+                        t->has_usage = true;
+                        ap_counter_feed(&t->usage, pr->th.usage_usec);
+                }
+        } else if (had_throttling) {
+                t->probe_errors[AP_PROBE_KIND_CPU_STAT]++;
+        }
+        if (pr->r_pr == 0) {
+                t->has_pressure = true;
+                ap_counter_feed(&t->psi_some, pr->pr.some_total_usec);
+                if (pr->pr.has_full) {
+                        t->has_pressure_full = true;
+                        ap_counter_feed(&t->psi_full, pr->pr.full_total_usec);
+                }
+        } else if (had_pressure) {
+                t->probe_errors[AP_PROBE_KIND_PRESSURE]++;
+        }
+}
+
+/* The sample's limit part, from a target just found. */
+static void sample_set_limit(ApSample *s, const ApTarget *t, const autoprocs_facts *facts)
+{
+        s->ok = true;
+        s->has_limit = t->has_limit;
+        if (t->has_limit && t->period_us > 0) {
+                s->quota_seconds = (double)t->quota_us / 1e6;
+                s->period_seconds = (double)t->period_us / 1e6;
+                s->limit_cores = (double)t->quota_us / (double)t->period_us;
+        }
+        s->affinity_cpus = t->affinity;
+        s->recommended_procs = t->procs;
+        s->json = target_json(t, facts);
+}
+
+/* The sample's counters, kept across failures. */
+static void sample_set_counters(ApSample *s, const ApTarget *t)
+{
         s->has_throttling = t->has_throttling;
         s->has_usage = t->has_usage;
         s->periods = t->periods.total;
@@ -372,6 +380,37 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
                 }
         }
         memcpy(s->probe_errors, t->probe_errors, sizeof(s->probe_errors));
+}
+
+/* Read everything about @t; returns the new sample (NULL on ENOMEM). */
+static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish_dir)
+{
+        bool had_throttling = t->has_throttling, had_pressure = t->has_pressure;
+        ProbeRead pr;
+        ApSample *s;
+
+        s = ap_sample_new(t->spec.label);
+        if (!s)
+                return NULL;
+        s->probed = true;
+        s->is_self = t->spec.kind == AP_TARGET_SELF;
+
+        probe_read(t, policy, &pr);
+        if (!pr.exists || pr.r < 0) {
+                target_failed(t, !pr.exists, pr.r);
+                s->ok = false;
+        } else {
+                target_found(t, pr.facts);
+                counters_feed(t, &pr, had_throttling, had_pressure);
+                sample_set_limit(s, t, pr.facts);
+                if (publish_dir) {
+                        autoprocs_block_begin();
+                        publish(t, publish_dir);
+                        autoprocs_block_end();
+                }
+        }
+        autoprocs_facts_free(pr.facts);
+        sample_set_counters(s, t);
         return s;
 }
 
