@@ -100,6 +100,24 @@ static void report(const autoprocs_facts *f, FILE *out)
         }
 }
 
+/* The facts as JSON or as the human report on stdout.  @retval the exit code */
+static int detect_print(const autoprocs_facts *facts, bool json)
+{
+        if (json) {
+                char *s = NULL;
+                int r = autoprocs_facts_to_json(facts, &s);
+
+                if (r < 0) {
+                        fprintf(stderr, "autoprocs detect: %s\n", strerror(-r));
+                        return EXIT_FAIL;
+                }
+                puts(s);
+                free(s);
+        } else
+                report(facts, stdout);
+        return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+}
+
 int ap_cli_detect(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -157,20 +175,7 @@ int ap_cli_detect(int argc, char **argv)
                 ret = EXIT_FAIL;
                 goto out;
         }
-        if (json) {
-                char *s = NULL;
-
-                r = autoprocs_facts_to_json(facts, &s);
-                if (r < 0) {
-                        fprintf(stderr, "autoprocs detect: %s\n", strerror(-r));
-                        ret = EXIT_FAIL;
-                        goto out;
-                }
-                puts(s);
-                free(s);
-        } else
-                report(facts, stdout);
-        ret = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+        ret = detect_print(facts, json);
 out:
         autoprocs_facts_free(facts);
         ap_cli_sizing_done(&sz);
