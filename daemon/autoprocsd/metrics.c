@@ -137,32 +137,32 @@ int ap_metrics_escape_label(const char *s, char **ret)
 }
 
 /* name="value" pairs, comma-separated, empty values left out. */
-static void buf_put_pairs(Buf *b, const char *const *pairs, bool first)
+static void buf_put_pairs(ApBuf *b, const char *const *pairs, bool first)
 {
         for (size_t i = 0; pairs && pairs[i]; i += 2) {
                 if (!pairs[i + 1] || !pairs[i + 1][0])
                         continue;
                 if (!first)
-                        buf_puts(b, ",");
+                        ap_buf_puts(b, ",");
                 first = false;
-                buf_puts(b, pairs[i]);
-                buf_puts(b, "=\"");
+                ap_buf_puts(b, pairs[i]);
+                ap_buf_puts(b, "=\"");
                 buf_put_label(b, pairs[i + 1]);
-                buf_puts(b, "\"");
+                ap_buf_puts(b, "\"");
         }
 }
 
 ApLabels *ap_labels_new(const char *const *series, const char *const *info)
 {
         ApLabels *l = calloc(1, sizeof(*l));
-        Buf a = { 0 }, b = { 0 };
+        ApBuf a = AP_BUF_NULL, b = AP_BUF_NULL;
 
         if (!l)
                 return NULL;
         buf_put_pairs(&a, series, true);
         buf_put_pairs(&b, info, true);
         if (buf_finish(&a, &l->series, NULL) < 0) {
-                free(b.p);
+                ap_buf_done(&b);
                 free(l);
                 return NULL;
         }
@@ -332,20 +332,20 @@ static void target_sample_with(Family *f, const ApSample *s, const char *k, cons
                 return;
         }
         family_meta(f);
-        buf_puts(f->b, f->name);
-        buf_puts(f->b, "{");
-        buf_puts(f->b, s->labels->series);
+        ap_buf_puts(f->b, f->name);
+        ap_buf_puts(f->b, "{");
+        ap_buf_puts(f->b, s->labels->series);
         if (k) {
-                buf_puts(f->b, ",");
-                buf_puts(f->b, k);
-                buf_puts(f->b, "=\"");
+                ap_buf_puts(f->b, ",");
+                ap_buf_puts(f->b, k);
+                ap_buf_puts(f->b, "=\"");
                 buf_put_label(f->b, v);
-                buf_puts(f->b, "\"");
+                ap_buf_puts(f->b, "\"");
         }
-        buf_puts(f->b, "} ");
+        ap_buf_puts(f->b, "} ");
         ap_metrics_format_double(val, num, sizeof(num));
-        buf_puts(f->b, num);
-        buf_puts(f->b, "\n");
+        ap_buf_puts(f->b, num);
+        ap_buf_puts(f->b, "\n");
 }
 
 static void target_sample(Family *f, const ApSample *s, double v)
@@ -498,7 +498,7 @@ static void render_targets(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap
 }
 
 /* Discovered containers: where each value comes from; discovery targets: what they follow. */
-static void render_discovery(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
+static void render_discovery(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap)
 {
         static const struct {
                 const char *name;
@@ -527,15 +527,15 @@ static void render_discovery(Buf *b, ApMetricsFormat fmt, const ApSnapshot *snap
                 if (!s->is_container || !s->labels)
                         continue;
                 family_meta(&f);
-                buf_puts(b, f.name);
-                buf_puts(b, "{");
-                buf_puts(b, s->labels->series);
+                ap_buf_puts(b, f.name);
+                ap_buf_puts(b, "{");
+                ap_buf_puts(b, s->labels->series);
                 if (s->labels->info[0]) {
-                        buf_puts(b, ",");
-                        buf_puts(b, s->labels->info);
+                        ap_buf_puts(b, ",");
+                        ap_buf_puts(b, s->labels->info);
                 }
                 ap_metrics_format_double(1, num, sizeof(num));
-                buf_printf(b, "} %s\n", num);
+                ap_buf_printf(b, "} %s\n", num);
         }
         for (size_t i = 0; i < AP_ELEMENTSOF(fams); i++) {
                 family_begin(&f, b, fmt, fams[i].name, fams[i].type, fams[i].help);

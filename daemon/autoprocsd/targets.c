@@ -488,7 +488,7 @@ static void store_children(ApTarget *t)
         t->sample = ap_sample_ref(v[0]);
         set->generation++;
         pthread_mutex_unlock(&set->lock);
-        atomic_store(&set->last_publish_ns, now_ns());
+        atomic_store(&set->last_publish_ns, ap_now_ns());
         ap_sample_unref(old_sample);
         for (size_t i = 0; i < n_old; i++)
                 ap_sample_unref(old[i]);
@@ -507,7 +507,7 @@ static void discovery_loop(void *arg)
 
         while (!atomic_load(&t->stop)) {
                 autoprocs_policy policy;
-                uint64_t interval, now = now_ns();
+                uint64_t interval, now = ap_now_ns();
                 int fd;
 
                 pthread_mutex_lock(&t->set->lock);
