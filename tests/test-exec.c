@@ -101,7 +101,7 @@ START_TEST(test_sets_every_variable)
                 expect_var(&r, count_vars[i], strcmp(count_vars[i], "UV_THREADPOOL_SIZE") == 0 ? "4" : "2");
         expect_var(&r, "KEEP", "me");
         /* One line on stderr says what was set and why. */
-        ck_assert_msg(strncmp(r.err, "autoprocs exec: GOMAXPROCS=2 ", 29) == 0, "stderr: %s", r.err);
+        ck_assert_msg(strncmp(r.err, "autoprocs exec: AUTOPROCS_PROCS=2 GOMAXPROCS=2 ", 47) == 0, "stderr: %s", r.err);
         ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
         ck_assert_ptr_nonnull(strstr(r.err, "2 processors (limit 1.5 CPUs on cgroup /app.slice/app.service"));
         ck_assert_ptr_nonnull(strstr(r.err, "UV_THREADPOOL_SIZE=4 is libuv's default (never fewer)"));
@@ -255,7 +255,7 @@ START_TEST(test_uv_pool_and_quiet)
         ck_assert_str_eq(r.err, "");                   /* --quiet */
         run_cli(&r, loud, kept);
         expect_var(&r, "OMP_NUM_THREADS", "1");
-        ck_assert_msg(strstr(r.err, "; kept OMP_NUM_THREADS=1 AUTOPROCS_PROCS=6 (already set; --force replaces)") != NULL, "%s", r.err);
+        ck_assert_msg(strstr(r.err, "; kept AUTOPROCS_PROCS=6 OMP_NUM_THREADS=1 (already set; --force replaces)") != NULL, "%s", r.err);
 }
 END_TEST
 
