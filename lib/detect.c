@@ -3,7 +3,8 @@
  * autoprocs_detect(): run the probes over one root and apply the policy (policy.c).  Starts no
  * thread; every call opens, reads and closes, except that this process's own mountinfo on the live
  * system comes from a cache the kernel validates (mountinfo-cache.h).  A fact that cannot be read is left
- * unknown with a warning; only the absence of any CPU count at all is an error.
+ * unknown with a warning; only the absence of any CPU count at all is an error, and for another
+ * process (--pid) a cgroup that no view we have can verify (-EACCES: see probes/cgroup-view.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -107,11 +108,16 @@ static int detect_run(const autoprocs_config *c, autoprocs_facts *f, ApWarnings 
         ApAffinity aff;
         int r;
 
+        if (!c->root && c->pid > 0 && !c->cgroup_dir) {
+                /* Another process: the view that is verified to hold it, or -EACCES. */
+                r = ap_cgroup_model_read_pid("/", c->pid, &root, &m, warn);
+                if (r < 0)
+                        return r;
+                goto located;
+        }
         r = ap_probe_root_open(c->root ? c->root : "/", c->pid, !c->root, &root);
         if (r < 0)
                 return r;
-        if (root.mnt_fallback)
-                ap_warn(warn, "/proc/%d/root: not accessible; mount points resolved in our own namespace", c->pid);
         if (c->cgroup_dir)
                 r = ap_cgroup_model_for_dir(&root, c->cgroup_dir, &m, warn);
         else if (!c->root && c->pid == 0) {
@@ -127,6 +133,7 @@ static int detect_run(const autoprocs_config *c, autoprocs_facts *f, ApWarnings 
                 r = ap_cgroup_model_read(&root, &m, warn);
         if (r < 0)
                 goto out;
+located:
         f->cgroup_version = m.cpu.version;
         if (m.cpu.version != 0 && (r = dup_opt(m.cpu.path, &f->cgroup_path)) < 0)
                 goto out;

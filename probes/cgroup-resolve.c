@@ -118,24 +118,6 @@ static int target_pid(const ApProbeRoot *root)
         return 0;
 }
 
-static bool procs_lists(int fd, const char *dir, const char *pidstr)
-{
-        _cleanup_free_ char *path = ap_path_join_rel(dir, "cgroup.procs");
-        _cleanup_free_ char *buf = NULL;
-        size_t len, pl = strlen(pidstr);
-
-        if (!path || ap_read_file_at(fd, path, 64 * 1024 * 1024, &buf, &len) < 0)
-                return false;
-        ApLines it = AP_LINES_INIT(buf, len);
-        const char *p;
-        size_t l;
-
-        while (ap_lines_next(&it, &p, &l))
-                if (l == pl && memcmp(p, pidstr, pl) == 0)
-                        return true;
-        return false;
-}
-
 /* Does @rel end with the components of @path ("/" matches anything)? */
 static bool ends_with_path(const char *rel, const char *path)
 {
@@ -159,13 +141,11 @@ static bool ends_with_path(const char *rel, const char *path)
  */
 static int search_procs(int fd, const char *top, int pid, const char *path, char **ret_rel)
 {
-        char pidstr[16];
         char **queue = NULL;
         size_t head = 0, tail = 0, cap = 0, seen = 0;
         unsigned char *depth = NULL;
         int r = 0;
 
-        snprintf(pidstr, sizeof(pidstr), "%d", pid);
         queue = malloc(sizeof(char *) * 64);
         depth = malloc(64);
         if (!queue || !depth) {
@@ -192,7 +172,7 @@ static int search_procs(int fd, const char *top, int pid, const char *path, char
                         r = -ENOMEM;
                         goto out;
                 }
-                if (procs_lists(fd, dir, pidstr) && ends_with_path(rel, path)) {
+                if (ap_cgroup_procs_lists(fd, dir, pid) && ends_with_path(rel, path)) {
                         *ret_rel = rel;
                         queue[head - 1] = NULL;
                         r = 1;
@@ -647,8 +627,9 @@ int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings
         r = model_read_cgroup(root, &m, warn);
         if (r < 0)
                 goto fail;
+        /* own_mounts: the mount points are resolved in our namespace, so ours is the table. */
         ap_probe_proc_dir(root, proc, sizeof(proc));
-        snprintf(path, sizeof(path), "%s/mountinfo", proc);
+        snprintf(path, sizeof(path), "%s/mountinfo", root->own_mounts ? "proc/self" : proc);
         r = ap_read_file_at(root->root_fd, path, AP_PROBE_MAX_FILE, &mi, &mi_len);
         if (r == -ENOMEM)
                 goto fail;

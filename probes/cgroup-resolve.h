@@ -64,6 +64,16 @@ typedef struct ApCgroupModel {
  * @retval 0  @retval -ENOMEM
  */
 int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings *warn);
+/*
+ * Another process (@pid > 0) on the live system @dir ("/"): open its probe root and read its
+ * model from the view that shows its cgroup (cgroup-view.c): ours when the cpu directory found
+ * there lists the pid in cgroup.procs, else its own through proc/PID/root.
+ * @retval 0 (*ret_root and *ret filled; the caller releases both)  @retval -ESRCH no such process
+ * @retval -EACCES neither view: our mounts do not show its cgroup and proc/PID/root is closed to us
+ * @retval -ENOMEM
+ */
+int ap_cgroup_model_read_pid(const char *dir, int pid, ApProbeRoot *ret_root, ApCgroupModel *ret,
+                             ApWarnings *warn);
 /* The same with a mount table the caller already has (a cached, still valid parse of the same
  * process's mountinfo): *mounts is moved into the model (and zeroed) whatever the outcome. */
 int ap_cgroup_model_read_with_mounts(const ApProbeRoot *root, ApMountTable *mounts, ApCgroupModel *ret,

@@ -222,6 +222,65 @@ START_TEST(test_precedence)
 }
 END_TEST
 
+/* A repeated --listen (the image's default and a manifest's once both said [::]:9464) is refused
+ * at parse time with one line, as a repeated target is; the dual-stack overlap too. */
+START_TEST(test_listen_repeated)
+{
+        static const struct {
+                const char *a, *b, *err; /* err NULL: both accepted */
+        } t[] = {
+                { "[::]:9464", "[::]:9464", "--listen \"[::]:9464\": given twice" },
+                { "127.0.0.1:9464", "127.0.0.1:9464", "given twice" },
+                { "[::1]:80", "[0:0::1]:80", "given twice" },        /* the same address spelt twice */
+                { "[::]:9464", "0.0.0.0:9464", "takes IPv4 too" },
+                { "0.0.0.0:9464", "[::]:9464", "takes IPv4 too" },
+                { "127.0.0.1:0", "127.0.0.1:0", NULL },               /* two free ports */
+                { "127.0.0.1:9464", "[::1]:9464", NULL },
+                { "[::]:9464", "127.0.0.1:9464", NULL },              /* bind decides (EADDRINUSE) */
+                { "127.0.0.1:9464", "127.0.0.1:9465", NULL },
+        };
+        ApDaemonConfig c;
+
+        unsetenv("AUTOPROCSD_LISTEN");
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+                const char *argv[] = { "autoprocsd", "--listen", t[i].a, "--listen", t[i].b, NULL };
+                char *err = NULL;
+                int r = load(argv, 5, &c, &err);
+
+                if (!t[i].err) {
+                        ck_assert_msg(r == 0, "%s %s: %s", t[i].a, t[i].b, err ? err : "?");
+                        ck_assert_uint_eq(c.n_listen, 2);
+                        ap_daemon_config_done(&c);
+                        continue;
+                }
+                ck_assert_msg(r == -EINVAL, "%s %s accepted", t[i].a, t[i].b);
+                ck_assert_msg(err && strstr(err, t[i].err), "%s %s: %s", t[i].a, t[i].b, err ? err : "(none)");
+                ck_assert_ptr_null(strchr(err, '\n'));
+                free(err);
+        }
+        /* The environment's list (the image sets AUTOPROCSD_LISTEN) is checked the same way. */
+        setenv("AUTOPROCSD_LISTEN", "[::]:9464 [::]:9464", 1);
+        {
+                const char *argv[] = { "autoprocsd", NULL };
+                char *err = NULL;
+
+                ck_assert_int_eq(load(argv, 1, &c, &err), -EINVAL);
+                ck_assert_msg(err && strstr(err, "AUTOPROCSD_LISTEN \"[::]:9464\": given twice"), "%s", err);
+                free(err);
+        }
+        /* A --listen replaces the environment's whole list: no collision with the image default. */
+        {
+                const char *argv[] = { "autoprocsd", "--listen", "[::]:9464", NULL };
+                char *err = NULL;
+
+                ck_assert_int_eq(load(argv, 3, &c, &err), 0);
+                ck_assert_uint_eq(c.n_listen, 1);
+                ap_daemon_config_done(&c);
+        }
+        unsetenv("AUTOPROCSD_LISTEN");
+}
+END_TEST
+
 START_TEST(test_publish)
 {
         char name[256], *dir, *content, path[4300], buf[512];
@@ -268,6 +327,7 @@ static Suite *config_suite(void)
 
         tcase_add_test(tc, test_target_spec);
         tcase_add_test(tc, test_listen_addr);
+        tcase_add_test(tc, test_listen_repeated);
         tcase_add_test(tc, test_precedence);
         tcase_add_test(tc, test_publish);
         suite_add_tcase(s, tc);

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages autoprocs builds, tests and benchmarks with.  Idempotent.
-# Usage: tools/setup-debian.sh [--all]   (--all adds the test/benchmark tools: Go, promtool, wrk, clang)
+# Usage: tools/setup-debian.sh [--all] [--container]
+#   --all adds the test/benchmark tools (Go, promtool, wrk, clang); --container the container engine
+#   suite's (tests/container/run.sh: Debian's docker.io, mmdebstrap for the base image).
 set -euo pipefail
 base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev libcgroup-dev check curl)
 extra=(golang-go golang-uber-automaxprocs-dev prometheus wrk clang libclang-rt-14-dev systemd python3 valgrind)
+container=(docker.io mmdebstrap util-linux)
 want=("${base[@]}")
-[ "${1:-}" = "--all" ] && want+=("${extra[@]}")
+for a in "$@"; do
+        case "$a" in
+        --all) want+=("${extra[@]}") ;;
+        --container) want+=("${container[@]}") ;;
+        *) echo "setup: unknown option $a (expected --all, --container)" >&2; exit 2 ;;
+        esac
+done
 missing=()
 for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -549,6 +549,25 @@ static int raw_from_file(Raw *r, const char *path, char **ret_error)
         return 0;
 }
 
+/* Two addresses that cannot both be bound: 1 the same socket address, 2 [::]:P and 0.0.0.0:P
+ * (the wildcard is dual-stack), 0 otherwise.  Port 0 (a free port each) never collides. */
+static int listen_overlap(const ApListenAddr *a, const ApListenAddr *b)
+{
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&a->sa, *b4 = (const struct sockaddr_in *)&b->sa;
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&a->sa, *b6 = (const struct sockaddr_in6 *)&b->sa;
+        const struct sockaddr_in *v4;
+        const struct sockaddr_in6 *v6;
+
+        if (a4->sin_port != b4->sin_port || a4->sin_port == 0) /* same offset in both families */
+                return 0;
+        if (a->sa.ss_family == b->sa.ss_family)
+                return a->sa.ss_family == AF_INET ? a4->sin_addr.s_addr == b4->sin_addr.s_addr
+                                                  : IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+        v4 = a->sa.ss_family == AF_INET ? a4 : b4;
+        v6 = a->sa.ss_family == AF_INET6 ? a6 : b6;
+        return IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) && v4->sin_addr.s_addr == htonl(INADDR_ANY) ? 2 : 0;
+}
+
 /* Validate the winner of each setting; @where names its source for the error line. */
 static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const char *where, char **ret_error)
 {
@@ -564,6 +583,15 @@ static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const char *where
                 if (r < 0)
                         return r;
                 c->n_listen++;
+                for (size_t j = 0; j < i; j++) {
+                        int o = listen_overlap(&c->listen[j], &c->listen[i]);
+
+                        if (o == 1)
+                                return errorf(ret_error, "%s \"%s\": given twice", where, v[i]);
+                        if (o == 2)
+                                return errorf(ret_error, "%s \"%s\" and \"%s\": the same port twice (an "
+                                              "IPv6 wildcard [::] takes IPv4 too)", where, v[j], v[i]);
+                }
         }
         return 0;
 }

@@ -31,12 +31,28 @@ struct ApHttp {
         void *userdata;
 };
 
+/* [::]:PORT on a kernel without IPv6 (ipv6.disable=1: socket() says EAFNOSUPPORT): 0.0.0.0:PORT,
+ * which is what "every address" means there. */
+static int bind_any_ipv4(const ApListenAddr *addr)
+{
+        ApListenAddr v4 = { .salen = sizeof(struct sockaddr_in) };
+        struct sockaddr_in *sin = (struct sockaddr_in *)&v4.sa;
+
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_ANY);
+        sin->sin_port = ((const struct sockaddr_in6 *)&addr->sa)->sin6_port;
+        return ap_http_bind(&v4);
+}
+
 int ap_http_bind(const ApListenAddr *addr)
 {
         int fd, one = 1;
         int family = addr->sa.ss_family;
 
         fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 && errno == EAFNOSUPPORT && family == AF_INET6 &&
+            IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&addr->sa)->sin6_addr))
+                return bind_any_ipv4(addr);
         if (fd < 0)
                 return AP_NEG_ERRNO();
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -30,7 +30,8 @@ typedef struct ApHttp ApHttp;
 
 /*
  * Bind and listen on @addr (SO_REUSEADDR; an IPv6 wildcard [::] is dual-stack, serving IPv4 too;
- * other IPv6 addresses are IPv6-only).  @retval fd  @retval -errno
+ * other IPv6 addresses are IPv6-only; on a kernel without IPv6, [::] binds 0.0.0.0 instead: the
+ * caller sees it in getsockname).  @retval fd  @retval -errno
  */
 int ap_http_bind(const ApListenAddr *addr);
 

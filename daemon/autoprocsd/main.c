@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,6 +191,15 @@ static int route(const char *path, const char *accept, ApHttpReply *reply, void 
  * Sockets
  * ------------------------------------------------------------------------------------------- */
 
+/* Is @fd bound in @addr's family (ap_http_bind may fall back from [::] to 0.0.0.0)? */
+static bool bound_as_asked(int fd, const ApListenAddr *addr)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        return getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family == addr->sa.ss_family;
+}
+
 /* The listening sockets: --listen, else the ones systemd passed, else the default address. */
 static int open_sockets(const ApDaemonConfig *c, int **ret_fds, size_t *ret_n)
 {
@@ -245,6 +255,9 @@ static int open_sockets(const ApDaemonConfig *c, int **ret_fds, size_t *ret_n)
                         return r;
                 }
                 fds[i] = r;
+                if (addrs[i].sa.ss_family == AF_INET6 && !bound_as_asked(r, &addrs[i]))
+                        ap_daemon_log(AUTOPROCS_LOG_NOTICE, "listen", NULL, "listen %s: no IPv6 on this "
+                                      "system; listening on 0.0.0.0 (IPv4), same port, instead", addrs[i].text);
         }
         free(def.text);
         *ret_fds = fds;

@@ -654,7 +654,7 @@ int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_l
                 ap_buf_puts(&b, "{\"target\":");
                 ap_buf_json_string_or_null(&b, s->target);
                 ap_buf_puts(&b, ",\"error\":");
-                ap_buf_json_string_or_null(&b, s->probed ? "target not found" : "not probed yet");
+                ap_buf_json_string_or_null(&b, !s->probed ? "not probed yet" : s->error ? s->error : "target not found");
                 ap_buf_puts(&b, "}");
         }
         ap_buf_puts(&b, "]\n");

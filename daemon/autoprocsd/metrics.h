@@ -69,6 +69,7 @@ typedef struct ApSample {
         char *target;                  /* the label value: "self", "pid:42", "cgroup:/x", "root:/d" */
         bool probed;                   /* at least one probe has completed (readiness) */
         bool ok;                       /* the last probe found the target */
+        const char *error;             /* !ok: why, for /v1/limits (static text; NULL = not found) */
         bool is_self;
 
         bool has_limit;

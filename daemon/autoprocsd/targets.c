@@ -271,11 +271,25 @@ static void target_failed(ApTarget *t, bool lost, int r)
                 ap_daemon_log(t->state == STATE_NEW ? AUTOPROCS_LOG_NOTICE : AUTOPROCS_LOG_WARNING,
                               "target-lost", t->spec.label, "target %s: %s; retrying every interval",
                               t->spec.label, t->state == STATE_NEW ? "not there (yet)" : "gone");
+        else if (!lost && t->state != STATE_FAILED && r == -EACCES)
+                ap_daemon_log(AUTOPROCS_LOG_WARNING, "probe-failed", t->spec.label,
+                              "target %s: process %d: its cgroup is unknown: /proc/%d/root is not "
+                              "accessible (run as its uid and gid, or with CAP_SYS_PTRACE) and our own "
+                              "mounts do not show its cgroup; retrying every interval",
+                              t->spec.label, t->spec.pid, t->spec.pid);
         else if (!lost && t->state != STATE_FAILED)
                 ap_daemon_log(AUTOPROCS_LOG_WARNING, "probe-failed", t->spec.label,
                               "target %s: detection failed: %s; retrying every interval",
                               t->spec.label, strerror(-r));
         t->state = lost ? STATE_LOST : STATE_FAILED;
+}
+
+/* Why a target that is there has no sample, for /v1/limits (static text). */
+static const char *failure_text(int r)
+{
+        return r == -EACCES ? "cgroup unknown: /proc/PID/root is not accessible and our mounts do not "
+                              "show the process's cgroup"
+                            : "detection failed";
 }
 
 /* The target was read: take its limit and recommendation, count resizes, log what changed. */
@@ -399,6 +413,7 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
         if (!pr.exists || pr.r < 0) {
                 target_failed(t, !pr.exists, pr.r);
                 s->ok = false;
+                s->error = pr.exists ? failure_text(pr.r) : NULL;
         } else {
                 target_found(t, pr.facts);
                 counters_feed(t, &pr, had_throttling, had_pressure);

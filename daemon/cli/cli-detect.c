@@ -169,6 +169,13 @@ int ap_cli_detect(int argc, char **argv)
                                    sz.root ? " below --root" : "");
                 goto out;
         }
+        if (r == -EACCES && sz.pid > 0 && !sz.root) {
+                fprintf(stderr, "autoprocs detect: --pid %u: its cgroup is unknown: /proc/%u/root is not "
+                        "accessible (run as its uid and gid, or with CAP_SYS_PTRACE) and our own mounts "
+                        "do not show its cgroup\n", sz.pid, sz.pid);
+                ret = EXIT_FAIL;
+                goto out;
+        }
         if (r < 0) {
                 fprintf(stderr, "autoprocs detect: %s\n",
                         r == -ENOENT ? "no CPU count found (no affinity, status or online CPU list)" : strerror(-r));

@@ -55,8 +55,8 @@ enum {
 /* The --help lines of the sizing options. */
 #define AP_CLI_SIZING_HELP                                                                        \
         "  --root DIR      read procfs/sysfs below DIR instead of / (a fixture tree)\n"           \
-        "  --pid PID       describe process PID instead of this one (its mounts are read\n"       \
-        "                  through /proc/PID/root)\n"                                             \
+        "  --pid PID       describe process PID instead of this one (its cgroup is read\n"       \
+        "                  through our mounts, else through /proc/PID/root)\n"                    \
         "  --cgroup DIR    describe a cgroup directory instead of a process\n"                   \
         "  --policy P      rounding policy: go125 (default), ceil, floor, automaxprocs\n"        \
         "  --min N         lowest count any policy may return\n"                                  \
