@@ -155,6 +155,7 @@ located:
                 goto out;
         }
         f->affinity_cpus = aff.cpus;
+        f->affinity_from_cpuset = ap_affinity_is_cpuset(&root, &m.cpuset, &aff);
         f->procs = ap_policy_procs(&(ApPolicyInput){
                 .has_limit = f->has_limit,
                 .quota_us = f->quota_us,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * autoprocs_facts_to_json(): the JSON object of CONTRACT-detect.md, every field present, null
+ * autoprocs_facts_to_json(): the JSON object of docs/schema/detect.json, every field present, null
  * where unknown.  Numbers are exact decimals of integer facts (no float formatting, no locale):
  * cpus = quota/period to 6 places, seconds = µs/10^6, PSI averages with the kernel's 2 places.
  */
@@ -46,8 +46,12 @@ AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *f, char **ret_j
                 ap_buf_puts(&b, "}");
         } else
                 ap_buf_puts(&b, "null");
-        ap_buf_printf(&b, ",\"affinity_cpus\":%u,\"procs\":%u,\"policy\":\"%s\",\"throttling\":", f->affinity_cpus,
-                      f->procs ? f->procs : 1, autoprocs_policy_to_string(f->policy));
+        ap_buf_puts(&b, ",\"limit_file\":");
+        ap_buf_json_string_or_null(&b, f->has_limit ? f->limit_file : NULL);
+        ap_buf_printf(&b, ",\"affinity_cpus\":%u,\"affinity_source\":", f->affinity_cpus);
+        ap_buf_json_string_or_null(&b, autoprocs_facts_affinity_source(f));
+        ap_buf_printf(&b, ",\"procs\":%u,\"policy\":\"%s\",\"throttling\":", f->procs ? f->procs : 1,
+                      autoprocs_policy_to_string(f->policy));
         if (f->has_throttling) {
                 ap_buf_printf(&b, "{\"nr_periods\":%llu,\"nr_throttled\":%llu,\"throttled_seconds\":",
                               (unsigned long long)f->throttling.nr_periods,

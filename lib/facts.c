@@ -50,6 +50,13 @@ AUTOPROCS_API const char *autoprocs_facts_limit_file(const autoprocs_facts *f)
         return f && f->has_limit ? f->limit_file : NULL;
 }
 
+AUTOPROCS_API const char *autoprocs_facts_affinity_source(const autoprocs_facts *f)
+{
+        if (!f || f->affinity_cpus == 0)
+                return NULL;
+        return f->affinity_from_cpuset ? "cpuset" : "affinity";
+}
+
 AUTOPROCS_API unsigned autoprocs_facts_affinity_cpus(const autoprocs_facts *f)
 {
         return f ? f->affinity_cpus : 0;

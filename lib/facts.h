@@ -22,6 +22,7 @@ struct autoprocs_facts {
         char *limit_file;             /* the file that binds ("/sys/fs/cgroup/cpu/a/cpu.cfs_quota_us") */
         bool limit_unknown;           /* a cpu hierarchy exists but the process's directory was not found */
         unsigned affinity_cpus;
+        bool affinity_from_cpuset;    /* the cgroup cpuset bounds affinity_cpus (else the mask) */
         unsigned procs;
         autoprocs_policy policy;
         unsigned min_procs;

@@ -281,3 +281,28 @@ int ap_affinity_read(const ApProbeRoot *root, const ApCgroupLoc *cpuset_loc, ApA
         *ret = a;
         return a.cpus > 0 ? 0 : AP_PROBE_NOT_APPLICABLE;
 }
+
+bool ap_affinity_is_cpuset(const ApProbeRoot *root, const ApCgroupLoc *cpuset_loc, const ApAffinity *aff)
+{
+        ApCpuSet cs = AP_CPU_SET_NULL, online = AP_CPU_SET_NULL;
+        unsigned n_cpuset = aff->cpuset_cpus, n_online = 0;
+        bool r;
+
+        if (!root || !aff || aff->cpus == 0)
+                return false;
+        if (n_cpuset == 0 && cpuset_loc && cpuset_loc->version != 0 && cpuset_loc->dir) {
+                /* Live: the syscall's mask is already inside the cpuset; read it for the source only. */
+                _cleanup_free_ char *f = ap_path_join_rel(cpuset_loc->dir, cpuset_loc->version == 2
+                                                                                   ? "cpuset.cpus.effective"
+                                                                                   : "cpuset.cpus");
+
+                if (f && read_list(root->mnt_fd, f, &cs, NULL) == 0)
+                        n_cpuset = (unsigned)ap_cpu_set_count(&cs);
+        }
+        if (read_list(root->root_fd, "sys/devices/system/cpu/online", &online, NULL) == 0)
+                n_online = (unsigned)ap_cpu_set_count(&online);
+        r = n_cpuset > 0 && n_cpuset == aff->cpus && (n_online == 0 || n_cpuset < n_online);
+        ap_cpu_set_done(&cs);
+        ap_cpu_set_done(&online);
+        return r;
+}

@@ -69,3 +69,11 @@ int ap_affinity_syscall(int pid, ApCpuSet *ret);
  */
 int ap_affinity_read(const ApProbeRoot *root, const ApCgroupLoc *cpuset_loc, ApAffinity *ret,
                      ApWarnings *warn);
+
+/*
+ * Where @aff's count came from, for reporting: true when the cgroup cpuset of @cpuset_loc is what
+ * bounds it (its CPUs number aff->cpus and are fewer than the online CPUs), false when the
+ * affinity mask (or the status line, or the online list) does.  Reads the cpuset file when @aff
+ * does not have its count (live roots) and sys/devices/system/cpu/online; never warns.
+ */
+bool ap_affinity_is_cpuset(const ApProbeRoot *root, const ApCgroupLoc *cpuset_loc, const ApAffinity *aff);

@@ -171,6 +171,10 @@ AUTOPROCS_API const char *autoprocs_facts_limit_cgroup(const autoprocs_facts *fa
 AUTOPROCS_API const char *autoprocs_facts_limit_file(const autoprocs_facts *facts);
 /** CPUs allowed by affinity / cpuset; 0 if unknown. */
 AUTOPROCS_API unsigned autoprocs_facts_affinity_cpus(const autoprocs_facts *facts);
+/** What bounds the affinity count: "cpuset" (the cgroup's cpuset has that many CPUs, fewer than
+ *  the online ones) or "affinity" (the affinity mask, or the online CPUs); NULL if unknown.
+ *  Static storage. */
+AUTOPROCS_API const char *autoprocs_facts_affinity_source(const autoprocs_facts *facts);
 /** The recommended processor count under the policy; never 0. */
 AUTOPROCS_API unsigned autoprocs_facts_procs(const autoprocs_facts *facts);
 AUTOPROCS_API autoprocs_policy autoprocs_facts_policy(const autoprocs_facts *facts);
