@@ -87,6 +87,7 @@ START_TEST(test_v2_tree)
         ck_assert_str_eq(autoprocs_facts_limit_cgroup(f), "/kubepods/pod1");
         ck_assert_str_eq(autoprocs_facts_limit_file(f), "/sys/fs/cgroup/kubepods/pod1/cpu.max");
         ck_assert_uint_eq(autoprocs_facts_affinity_cpus(f), 8);
+        ck_assert_str_eq(autoprocs_facts_affinity_source(f), "affinity");
         ck_assert_uint_eq(autoprocs_facts_procs(f), 2);
         ck_assert_int_eq(autoprocs_facts_throttling(f, &t), 0);
         ck_assert_uint_eq(t.nr_throttled, 3); /* the binding cgroup's cpu.stat */
@@ -98,7 +99,8 @@ START_TEST(test_v2_tree)
         s = json(f);
         ck_assert_str_eq(s, "{\"cgroup_version\":2,\"cgroup_path\":\"/kubepods/pod1/ctr\","
                             "\"limit\":{\"quota_us\":150000,\"period_us\":100000,\"cpus\":1.5,\"cgroup\":\"/kubepods/pod1\"},"
-                            "\"affinity_cpus\":8,\"procs\":2,\"policy\":\"go125\","
+                            "\"limit_file\":\"/sys/fs/cgroup/kubepods/pod1/cpu.max\","
+                            "\"affinity_cpus\":8,\"affinity_source\":\"affinity\",\"procs\":2,\"policy\":\"go125\","
                             "\"throttling\":{\"nr_periods\":40,\"nr_throttled\":3,\"throttled_seconds\":1.5},"
                             "\"pressure\":{\"some_avg10\":1.25,\"some_avg60\":0.5,\"some_avg300\":0,"
                             "\"some_total_seconds\":2.5,\"full_avg10\":0.1,\"full_avg60\":0,\"full_avg300\":0,"
@@ -163,7 +165,8 @@ START_TEST(test_empty_tree)
         ck_assert_uint_ge(autoprocs_facts_warning_count(f), 1);
         s = json(f);
         {
-                static const char head[] = "{\"cgroup_version\":0,\"cgroup_path\":null,\"limit\":null,\"affinity_cpus\":2,"
+                static const char head[] = "{\"cgroup_version\":0,\"cgroup_path\":null,\"limit\":null,"
+                                           "\"limit_file\":null,\"affinity_cpus\":2,\"affinity_source\":\"affinity\","
                                            "\"procs\":2,\"policy\":\"go125\",\"throttling\":null,\"pressure\":null,"
                                            "\"warnings\":[\"/proc/self/cgroup: ";
 
@@ -192,6 +195,33 @@ static void check_json_text(const char *s)
                 i += n;
         }
 }
+
+START_TEST(test_affinity_source)
+{
+        autoprocs_facts *f;
+
+        write_v2_tree("proc/self");
+        ap_test_write(tree, "sys/devices/system/cpu/online", "0-7\n");
+        /* The cgroup's cpuset (3 of 8 online CPUs) bounds the count. */
+        ap_test_write(tree, "sys/fs/cgroup/kubepods/pod1/ctr/cpuset.cpus.effective", "0-2\n");
+        f = detect(AUTOPROCS_POLICY_GO125, 0, 0, 0, NULL);
+        ck_assert_uint_eq(autoprocs_facts_affinity_cpus(f), 3);
+        ck_assert_str_eq(autoprocs_facts_affinity_source(f), "cpuset");
+        autoprocs_facts_free(f);
+        /* A cpuset of every CPU: the affinity mask is what there is. */
+        ap_test_write(tree, "sys/fs/cgroup/kubepods/pod1/ctr/cpuset.cpus.effective", "0-7\n");
+        f = detect(AUTOPROCS_POLICY_GO125, 0, 0, 0, NULL);
+        ck_assert_str_eq(autoprocs_facts_affinity_source(f), "affinity");
+        autoprocs_facts_free(f);
+        /* A mask narrower than the cpuset: the mask bounds it. */
+        ap_test_write(tree, "proc/self/status", "Name:\tapp\nCpus_allowed_list:\t0-1\n");
+        ap_test_write(tree, "sys/fs/cgroup/kubepods/pod1/ctr/cpuset.cpus.effective", "0-2\n");
+        f = detect(AUTOPROCS_POLICY_GO125, 0, 0, 0, NULL);
+        ck_assert_uint_eq(autoprocs_facts_affinity_cpus(f), 2);
+        ck_assert_str_eq(autoprocs_facts_affinity_source(f), "affinity");
+        autoprocs_facts_free(f);
+}
+END_TEST
 
 START_TEST(test_json_escaping)
 {
@@ -293,6 +323,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_pid_and_cgroup_dir);
         tcase_add_test(tc, test_empty_tree);
         tcase_add_test(tc, test_hostile_path_in_json);
+        tcase_add_test(tc, test_affinity_source);
         suite_add_tcase(s, tc);
         tc = tcase_create("json");
         tcase_add_test(tc, test_json_escaping);

@@ -259,6 +259,120 @@ START_TEST(test_uv_pool_and_quiet)
 }
 END_TEST
 
+/*
+ * A fake Go executable: /usr/bin/env with a .go.buildinfo section saying @version (objcopy), so
+ * that it runs and prints the environment it got.  Returns the malloc'd directory holding "go-env".
+ */
+static char *fake_go(const char *version)
+{
+        char *dir = ap_test_fixture_copy(NULL);
+        char blob[128] = "\xff Go buildinf:";
+        char path[4096], cmd[8192];
+        size_t n = strlen(version);
+        FILE *f;
+
+        blob[14] = 8;
+        blob[15] = 2;                 /* inline version (Go 1.18+) */
+        blob[32] = (char)n;
+        memcpy(blob + 33, version, n);
+        blob[33 + n] = 0;
+        snprintf(path, sizeof(path), "%s/buildinfo", dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(blob, 1, 34 + n, f), 34 + n);
+        ck_assert_int_eq(fclose(f), 0);
+        snprintf(cmd, sizeof(cmd), "objcopy --add-section .go.buildinfo='%s' /usr/bin/env '%s/go-env'", path, dir);
+        ck_assert_msg(system(cmd) == 0, "objcopy failed: %s", cmd);
+        return dir;
+}
+
+/* Run `exec ARGS... -- DIR/go-env` for @version on @fixture. */
+static void run_fake_go(Run *r, const char *version, const char *fixture, const char *policy)
+{
+        char *dir = fake_go(version);
+        char exe[4096], root[4096];
+        const char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+
+        snprintf(exe, sizeof(exe), "%s/go-env", dir);
+        snprintf(root, sizeof(root), "%s", ap_test_fixture_path(fixture));
+        {
+                const char *args[] = { "exec", "--policy", policy, "--root", root, "--", exe, NULL };
+
+                run_cli(r, args, envp);
+        }
+        ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0, "status %d: %s", r->status, r->err);
+        ap_test_rmtree(dir);
+}
+
+START_TEST(test_go125_agrees_left_unset)
+{
+        /* Leaf limit 1.5, affinity 4: Go 1.25 says min(4, max(2, 2)) = 2, as go125 does. */
+        Run r;
+
+        run_fake_go(&r, "go1.25.0", "v2-quota-1.5", "go125");
+        expect_var(&r, "GOMAXPROCS", NULL);
+        expect_var(&r, "OMP_NUM_THREADS", "2");
+        ck_assert_msg(strstr(r.err, "GOMAXPROCS left to go1.25.0: it finds 2 itself and follows the limit live"),
+                      "%s", r.err);
+        ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+}
+END_TEST
+
+START_TEST(test_go125_wrong_set)
+{
+        Run r;
+
+        /* Another policy: Go would choose 2, floor says 1. */
+        run_fake_go(&r, "go1.25.3", "v2-quota-1.5", "floor");
+        expect_var(&r, "GOMAXPROCS", "1");
+        ck_assert_msg(strstr(r.err, "GOMAXPROCS set for go1.25.3: Go would choose 2, the policy here 1"), "%s", r.err);
+        /* The limit is on an ancestor, which Go does not read. */
+        run_fake_go(&r, "go1.26.0", "v2-nested-parent-lower", "go125");
+        expect_var(&r, "GOMAXPROCS", "2");
+        ck_assert_msg(strstr(r.err, "the limit is on /kubepods.slice/pod1, above its cgroup "
+                                    "/kubepods.slice/pod1/ctr, and Go reads only its own cgroup"), "%s", r.err);
+        /* Before 1.25 Go reads no limit at all. */
+        run_fake_go(&r, "go1.19.8", "v2-quota-1.5", "go125");
+        expect_var(&r, "GOMAXPROCS", "2");
+        ck_assert_msg(strstr(r.err, "go1.19.8 is older than go1.25, which reads no CPU limits itself"), "%s", r.err);
+}
+END_TEST
+
+START_TEST(test_real_go_program)
+{
+        /* A real Go program built here (Debian's golang-go) sees the GOMAXPROCS we set. */
+        char *dir = ap_test_fixture_copy(NULL);
+        char cmd[8192], exe[4096];
+        const char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+        Run r;
+
+        if (system("command -v go >/dev/null 2>&1") != 0) {
+                fprintf(stderr, "SKIP: no Go toolchain (golang-go): the real Go program case\n");
+                ap_test_rmtree(dir);
+                return;
+        }
+        ap_test_write(dir, "main.go",
+                      "package main\nimport (\"fmt\"; \"os\"; \"runtime\")\n"
+                      "func main() { fmt.Printf(\"env=%s runtime=%d\\n\", os.Getenv(\"GOMAXPROCS\"), "
+                      "runtime.GOMAXPROCS(0)) }\n");
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && HOME='%s' GOCACHE='%s/cache' GOPATH='%s/gopath' GO111MODULE=off GOFLAGS= "
+                 "go build -o prog main.go", dir, dir, dir, dir);
+        ck_assert_msg(system(cmd) == 0, "go build failed");
+        snprintf(exe, sizeof(exe), "%s/prog", dir);
+        {
+                const char *args[] = { "exec", "--policy", "floor", "--root", ap_test_fixture_path("v2-quota-1.5"),
+                                       "--", exe, NULL };
+
+                run_cli(&r, args, envp);
+        }
+        ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s", r.status, r.err);
+        ck_assert_str_eq(r.out, "env=1 runtime=1\n");
+        ck_assert_msg(strstr(r.err, "is older than go1.25") != NULL, "%s", r.err);
+        ap_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_live_system)
 {
         /* The real machine: every variable is a positive count. */
@@ -291,7 +405,11 @@ static Suite *suite(void)
         tcase_add_test(tc, test_not_found);
         tcase_add_test(tc, test_bad_usage);
         tcase_add_test(tc, test_uv_pool_and_quiet);
+        tcase_add_test(tc, test_go125_agrees_left_unset);
+        tcase_add_test(tc, test_go125_wrong_set);
+        tcase_add_test(tc, test_real_go_program);
         tcase_add_test(tc, test_live_system);
+        tcase_set_timeout(tc, 180); /* building a Go program on a loaded machine */
         suite_add_tcase(s, tc);
         return s;
 }
