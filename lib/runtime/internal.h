@@ -63,10 +63,12 @@ static inline void ap_cpu_relax(void)
 #endif
 }
 
-/* Runtime locks held by this thread (spin locks and the scheduler mutex): the pacing signal
- * never holds a thread back while it holds one, it defers to the unlock (pace.h). */
+/* Runtime locks held by this thread (spin locks and the scheduler mutex) in the low bits, and
+ * AP_TLS_PACE_DEFERRED: the pacing signal never holds a thread back while it holds one, it sets
+ * the bit and the unlock that leaves no lock held runs the deferred hold-back (pace.h).  One
+ * word, so that an unlock costs one decrement and one compare. */
+#define AP_TLS_PACE_DEFERRED 0x80000000u
 extern __thread unsigned ap_tls_locks __attribute__((tls_model("initial-exec")));
-extern __thread bool ap_tls_pace_deferred __attribute__((tls_model("initial-exec")));
 void ap_pace_deferred(void);
 
 static inline void ap_rt_lock_enter(void)
@@ -78,7 +80,7 @@ static inline void ap_rt_lock_enter(void)
 static inline void ap_rt_lock_leave(void)
 {
         atomic_signal_fence(memory_order_seq_cst);
-        if (--ap_tls_locks == 0 && AP_UNLIKELY(ap_tls_pace_deferred))
+        if (AP_UNLIKELY(--ap_tls_locks == AP_TLS_PACE_DEFERRED))
                 ap_pace_deferred();
 }
 

@@ -32,7 +32,6 @@
 
 ApPace ap_pace;
 __thread unsigned ap_tls_locks __attribute__((tls_model("initial-exec")));
-__thread bool ap_tls_pace_deferred __attribute__((tls_model("initial-exec")));
 static __thread bool tls_in_pace __attribute__((tls_model("initial-exec")));
 
 static uint64_t clock_ns(clockid_t id)
@@ -191,7 +190,7 @@ void ap_pace_deferred(void)
 
         if (tls_in_pace)
                 return;
-        ap_tls_pace_deferred = false;
+        ap_tls_locks &= ~AP_TLS_PACE_DEFERRED;
         m = ap_cur_m();
         if (!m || !atomic_load_explicit(&ap_pace.on, AP_RELAXED))
                 return;
@@ -217,8 +216,10 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
                 goto out;
         }
         atomic_signal_fence(memory_order_seq_cst);
-        if (ap_tls_locks > 0 || tls_in_pace) {
-                ap_tls_pace_deferred = true;
+        if ((ap_tls_locks & ~AP_TLS_PACE_DEFERRED) != 0 || tls_in_pace) {
+                /* a read-modify-write the signal interrupted may drop the bit (aarch64): then
+                 * the next tick of the timer catches the thread instead */
+                ap_tls_locks |= AP_TLS_PACE_DEFERRED;
                 goto out;
         }
         pause = charge(m, ap_now_ns(), true);

@@ -6,8 +6,9 @@
  * no scheduling point.  Only files of lib/runtime/ include this header.
  *
  * Locks and signals.  A thread holding a runtime lock (any ApSpin, the scheduler mutex) is never
- * held back by the signal: the handler sees ap_tls_locks > 0, sets ap_tls_pace_deferred and
- * returns; the unlock that brings the count to 0 runs the deferred check.  The handler touches no
+ * held back by the signal: the handler sees a lock count in ap_tls_locks, sets its
+ * AP_TLS_PACE_DEFERRED bit and returns; the unlock that brings the count to 0 runs the deferred
+ * check (internal.h).  The handler touches no
  * queue and no runtime state but the P's `paused` flag and the pacing counters (atomics); it calls
  * only clock_gettime, futex and timer_settime, all async-signal-safe.
  */
@@ -36,9 +37,6 @@ typedef struct ApPace {
 
 extern ApPace ap_pace;
 
-/* Per-thread lock depth and the deferred hold-back (see above). */
-extern __thread unsigned ap_tls_locks __attribute__((tls_model("initial-exec")));
-extern __thread bool ap_tls_pace_deferred __attribute__((tls_model("initial-exec")));
 
 /* A scheduling point of @m: charge its CPU now and then, hold it back while the bucket is
  * empty.  One relaxed load while pacing is off. */

@@ -100,7 +100,7 @@ void ap_timer_add(uint64_t deadline, ApG *g)
 }
 
 /* Ready every task whose deadline is <= @now; returns how many.  @local: called by a P's owner
- * at a scheduling point (no lock held): the last task woken goes to the P's runnext. */
+ * at a scheduling point (no lock held): the earliest task woken goes to the P's runnext. */
 unsigned ap_timers_run_ex(uint64_t now, bool local)
 {
         ApG *list = NULL, **tail = &list;
@@ -128,13 +128,14 @@ unsigned ap_timers_run_ex(uint64_t now, bool local)
         ap_spin_unlock(&tm.lock);
         if (atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
                 atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED);
-        while (list) {
+        for (bool first = true; list; first = false) {
                 ApG *g = list;
 
                 list = g->next;
                 g->next = NULL;
-                /* in deadline order, behind the queued work; a worker runs the last next */
-                ap_ready_ex(g, local && !list);
+                /* a worker runs the earliest next, the others follow in deadline order behind
+                 * the queued work (so a batch fired late still wakes in order) */
+                ap_ready_ex(g, local && first);
         }
         return n;
 }
