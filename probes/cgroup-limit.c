@@ -46,7 +46,7 @@ static int open_level_file(int fd, const char *dir, const char *name, ApWarnings
                 return -ENOMEM;
         r = ap_open_ro_at(fd, path);
         if (r < 0 && r != -ENOENT && r != -ENOTDIR)
-                ap_warn(warn, "/%s: %s", strcmp(path, ".") == 0 ? "" : path, strerror(-r));
+                ap_warn(warn, "/%s: %s", strcmp(path, ".") == 0 ? "" : path, ap_open_strerror(r));
         if (r == -ENOMEM)
                 return r;
         return r < 0 ? -1 : r;

@@ -580,7 +580,7 @@ static int model_read_cgroup(const ApProbeRoot *root, ApCgroupModel *m, ApWarnin
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                ap_warn(warn, "/%s: %s", path, strerror(-r));
+                ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
                 return 0;
         }
         r = ap_proc_cgroup_parse(m->proc_cgroup_text, m->proc_cgroup_len, path, &m->lines, warn);
@@ -635,7 +635,7 @@ int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings
                 goto fail;
         if (r < 0) {
                 if (m.lines.n > 0)
-                        ap_warn(warn, "/%s: %s", path, strerror(-r));
+                        ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
         } else {
                 r = ap_mountinfo_parse(mi, mi_len, path, &m.mounts, warn);
                 if (r < 0)
@@ -696,7 +696,7 @@ int ap_cgroup_model_for_dir(const ApProbeRoot *root, const char *dir, ApCgroupMo
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                ap_warn(warn, "/%s: %s", path, strerror(-r));
+                ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
         else if ((r = ap_mountinfo_parse(mi, mi_len, path, &m.mounts, warn)) < 0)
                 goto fail;
         if (ap_path_has_dotdot(abs)) {

@@ -175,7 +175,7 @@ static int read_list(int fd, const char *path, ApCpuSet *ret, ApWarnings *warn)
         if (r == -ENOENT)
                 return r;
         if (r < 0) {
-                ap_warn(warn, "/%s: %s", path, strerror(-r));
+                ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
                 return r;
         }
         r = ap_cpu_list_parse(buf, len, ret);
@@ -213,7 +213,7 @@ int ap_affinity_read(const ApProbeRoot *root, const ApCgroupLoc *cpuset_loc, ApA
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        ap_warn(warn, "/%s: %s", path, strerror(-r));
+                        ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
                 else {
                         r = ap_status_cpus_allowed_parse(buf, len, &mask);
                         if (r == -ENOMEM)

@@ -99,7 +99,7 @@ int ap_cpu_stat_read(const ApProbeRoot *root, const char *dir, const char *cpuac
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                ap_warn(warn, "/%s: %s", path, strerror(-r));
+                ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
         else if (ap_cpu_stat_parse(buf, len, &s) < 0)
                 ap_warn(warn, "/%s: malformed", path);
         else {
@@ -117,7 +117,7 @@ int ap_cpu_stat_read(const ApProbeRoot *root, const char *dir, const char *cpuac
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        ap_warn(warn, "/%s: %s", p2, strerror(-r));
+                        ap_warn(warn, "/%s: %s", p2, ap_open_strerror(r));
                 else if (ap_cpuacct_usage_parse(b2, len, &us) < 0)
                         ap_warn(warn, "/%s: not a number of nanoseconds", p2);
                 else {

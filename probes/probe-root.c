@@ -66,7 +66,7 @@ int ap_probe_root_open(const char *dir, int pid, bool live, ApProbeRoot *ret)
                 int fd;
 
                 snprintf(path, sizeof(path), "proc/%d/root", pid);
-                fd = ap_open_at(root_fd, path, O_RDONLY | O_DIRECTORY);
+                fd = ap_open_magic_at(root_fd, path, O_RDONLY | O_DIRECTORY);
                 if (fd == -ENOENT)
                         return -ESRCH;
                 if (fd == -EPERM)

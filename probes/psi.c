@@ -118,7 +118,7 @@ int ap_psi_read(const ApProbeRoot *root, const char *dir, ApPsi *ret, ApWarnings
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                ap_warn(warn, "/%s: %s", path, r == -EOPNOTSUPP ? "PSI is disabled (psi=0)" : strerror(-r));
+                ap_warn(warn, "/%s: %s", path, r == -EOPNOTSUPP ? "PSI is disabled (psi=0)" : ap_open_strerror(r));
                 return AP_PROBE_NOT_APPLICABLE;
         }
         if (ap_psi_parse(buf, len, ret) < 0) {

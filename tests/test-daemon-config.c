@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include "daemon/autoprocsd/daemon-config.h"
 #include "daemon/common/publish.h"
@@ -28,6 +29,9 @@ START_TEST(test_target_spec)
                 { "pid:", -EINVAL, 0, 0, NULL },
                 { "cgroup:/sys/fs/cgroup/cpu,cpuacct/x", 0, AP_TARGET_CGROUP, 0, "/sys/fs/cgroup/cpu,cpuacct/x" },
                 { "cgroup:x", -EINVAL, 0, 0, NULL },
+                { "cgroup:/sys/fs/cgroup/../cpu", -EINVAL, 0, 0, NULL },
+                { "cgroup:/sys/fs/cgroup/cpu/..", -EINVAL, 0, 0, NULL },
+                { "cgroup:/sys/fs/cgroup/a..b", 0, AP_TARGET_CGROUP, 0, "/sys/fs/cgroup/a..b" },
                 { "cgroup:", -EINVAL, 0, 0, NULL },
                 { "root:fixtures/a", 0, AP_TARGET_ROOT, 0, "fixtures/a" },
                 { "root:", -EINVAL, 0, 0, NULL },
@@ -281,6 +285,82 @@ START_TEST(test_listen_repeated)
 }
 END_TEST
 
+/* The config file holds text only, is read once and each error names file:line (or the file). */
+START_TEST(test_file_garbage)
+{
+        static const struct {
+                const char *content;
+                size_t len;
+                const char *error;
+        } t[] = {
+#define T(s) s, sizeof(s) - 1
+                { T("\0\0\0\0"), "bad.conf:1: binary data (byte 0x00 at column 1)" },
+                { T("target = self\ntarget = pid:1\0\n"), "bad.conf:2: binary data (byte 0x00 at column 15)" },
+                { T("interval = 1s\x1b[0m\n"), "bad.conf:1: binary data (byte 0x1b" },
+                { T("target = root:/caf\xe9\n"), "bad.conf:1: binary data (byte 0xe9" },
+                { T("target = self\ntarget = cgroup:/a/../b\n"), "bad.conf:2: target \"cgroup:/a/../b\"" },
+                { T("target = self\n\ntarget = self\n"), "bad.conf:3: target \"self\": given twice" },
+                { T("log-level = loud\n"), "bad.conf:1: log-level \"loud\"" },
+#undef T
+        };
+        char *dir = ap_test_fixture_copy(NULL), file[4200], *err = NULL;
+        ApDaemonConfig c;
+
+        unsetenv("AUTOPROCSD_TARGETS");
+        snprintf(file, sizeof(file), "%s/bad.conf", dir);
+        for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+                const char *argv[] = { "autoprocsd", "--config", file, NULL };
+                FILE *f = fopen(file, "we");
+
+                ck_assert_ptr_nonnull(f);
+                ck_assert_uint_eq(fwrite(t[i].content, 1, t[i].len, f), t[i].len);
+                fclose(f);
+                ck_assert_int_eq(load(argv, 3, &c, &err), -EINVAL);
+                ck_assert_msg(err && strstr(err, t[i].error), "%zu: %s", i, err);
+                ck_assert_ptr_null(strchr(err, '\n'));
+                free(err);
+                err = NULL;
+        }
+        /* Not a regular file: refused at once (a FIFO would block a plain open). */
+        snprintf(file, sizeof(file), "%s/fifo.conf", dir);
+        ck_assert_int_eq(mkfifo(file, 0600), 0);
+        {
+                const char *argv[] = { "autoprocsd", "--config", file, NULL };
+
+                ck_assert_int_eq(load(argv, 3, &c, &err), -EINVAL);
+                ck_assert_msg(err && strstr(err, "fifo.conf: a FIFO, not a regular file"), "%s", err);
+                free(err);
+                err = NULL;
+        }
+        {
+                const char *argv[] = { "autoprocsd", "--config", dir, NULL };
+
+                ck_assert_int_eq(load(argv, 3, &c, &err), -EINVAL);
+                ck_assert_msg(err && strstr(err, "a directory, not a regular file"), "%s", err);
+                free(err);
+                err = NULL;
+        }
+        /* Two targets whose --publish files would be one: refused, naming both. */
+        {
+                const char *argv[] = { "autoprocsd", "--publish", dir, "--target", "root:/t/a/b",
+                                       "--target", "root:/t/a_b", NULL };
+
+                ck_assert_int_eq(load(argv, 7, &c, &err), -EINVAL);
+                ck_assert_msg(err && strstr(err, "\"root:/t/a/b\" and \"root:/t/a_b\" would both write "
+                                            "root__t_a_b.env"), "%s", err);
+                free(err);
+                err = NULL;
+        }
+        {
+                const char *argv[] = { "autoprocsd", "--target", "root:/t/a/b", "--target", "root:/t/a_b", NULL };
+
+                ck_assert_int_eq(load(argv, 5, &c, &err), 0);
+                ap_daemon_config_done(&c);
+        }
+        ap_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_publish)
 {
         char name[256], *dir, *content, path[4300], buf[512];
@@ -329,6 +409,7 @@ static Suite *config_suite(void)
         tcase_add_test(tc, test_listen_addr);
         tcase_add_test(tc, test_listen_repeated);
         tcase_add_test(tc, test_precedence);
+        tcase_add_test(tc, test_file_garbage);
         tcase_add_test(tc, test_publish);
         suite_add_tcase(s, tc);
         return s;

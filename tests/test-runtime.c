@@ -462,17 +462,25 @@ END_TEST
 /* ---- sleep ----------------------------------------------------------------------------------- */
 
 static _Atomic int wake_order[8], wake_pos;
-static uint64_t sleep_base;
+static uint64_t sleep_base, sleep_spacing;
+static _Atomic uint64_t sleep_last_start;  /* latest moment a sleeper went to sleep */
+static _Atomic uint64_t sleep_late;        /* a sleeper ran once the next deadline was due too */
 
 static void sleeper(void *arg)
 {
         int i = (int)(intptr_t)arg;
-        uint64_t t0 = ap_now_ns(), until = sleep_base + (uint64_t)(8 - i) * 5000000u;
+        uint64_t t0 = ap_now_ns(), until = sleep_base + (uint64_t)(8 - i) * sleep_spacing;
+        uint64_t prev = atomic_load(&sleep_last_start), woke;
 
+        while (prev < t0 && !atomic_compare_exchange_weak(&sleep_last_start, &prev, t0))
+                ;
         /* deadlines relative to one base, whenever each task happens to start */
-        ck_assert_uint_lt(t0, until);
-        autoprocs_sleep_ns(until - t0);
-        ck_assert_uint_ge(ap_now_ns(), until);
+        if (t0 < until)
+                autoprocs_sleep_ns(until - t0);
+        woke = ap_now_ns();
+        ck_assert_uint_ge(woke, until);
+        if (woke >= until + sleep_spacing)
+                atomic_store(&sleep_late, 1);
         wake_order[atomic_fetch_add(&wake_pos, 1)] = i;
 }
 
@@ -486,19 +494,41 @@ static void spinner_counting(void *arg)
         }
 }
 
-START_TEST(test_sleep_order)
+/* One round: 8 sleepers started in reverse order of their deadlines, @spacing_ns apart, the first
+ * 4 spacings from now.  True when the round says something about the order: every sleeper was
+ * asleep before the first deadline and each ran before the next deadline was due (two tasks due
+ * at once may run in either order).  A loaded machine (TSan, 2 cores shared) misses that with
+ * small spacings: the caller tries wider ones. */
+static bool sleep_round(uint64_t spacing_ns, _Atomic long *spins)
 {
         autoprocs_task *t[8], *sp;
-        _Atomic long spins = 0;
 
-        start(1);
-        sleep_base = ap_now_ns() + 20000000u;
+        atomic_store(&wake_pos, 0);
+        atomic_store(&sleep_last_start, 0);
+        atomic_store(&sleep_late, 0);
+        sleep_spacing = spacing_ns;
+        sleep_base = ap_now_ns() + 4 * spacing_ns;
         for (int i = 0; i < 8; i++)
                 autoprocs_spawn(sleeper, (void *)(intptr_t)i, &t[i]);
-        autoprocs_spawn(spinner_counting, (void *)&spins, &sp);
+        autoprocs_spawn(spinner_counting, (void *)spins, &sp);
         for (int i = 0; i < 8; i++)
                 autoprocs_task_join(t[i]);
         autoprocs_task_join(sp);
+        return atomic_load(&sleep_last_start) < sleep_base + spacing_ns && !atomic_load(&sleep_late);
+}
+
+START_TEST(test_sleep_order)
+{
+        _Atomic long spins = 0;
+        uint64_t spacing = 5000000u;
+        bool clean = false;
+
+        start(1);
+        /* 5 ms apart, then 10, 20, ... 320 ms until one round is clean (see sleep_round). */
+        for (int round = 0; round < 7 && !clean; round++, spacing *= 2)
+                clean = sleep_round(spacing, &spins);
+        ck_assert_msg(clean, "no round with deadlines up to %llu ms apart ran on time",
+                      (unsigned long long)(spacing / 2 / 1000000));
         for (int i = 0; i < 8; i++)
                 ck_assert_int_eq(wake_order[i], 7 - i);
         /* sleeping tasks did not hold the only P */

@@ -12,12 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/limits.h>
+#include <sys/types.h>
 
 #include "daemon/autoprocsd/daemon-config.h"
 #include "daemon/autoprocsd/log.h"
+#include "daemon/common/publish.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/fileio.h"
 #include "lib/util/macro.h"
 #include "lib/util/parse.h"
+#include "lib/util/path.h"
 
 #define MAX_FILE_LINE 4096
 
@@ -88,6 +93,10 @@ int ap_target_spec_parse(const char *s, ApTargetSpec *ret, const char **ret_why)
         } else if (strncmp(s, "cgroup:", 7) == 0) {
                 if (s[7] != '/') {
                         *ret_why = "cgroup:PATH needs an absolute cgroup directory";
+                        return -EINVAL;
+                }
+                if (ap_path_has_dotdot(s + 7)) {
+                        *ret_why = "cgroup:PATH may not contain a \"..\" component";
                         return -EINVAL;
                 }
                 t.kind = AP_TARGET_CGROUP;
@@ -356,13 +365,16 @@ void ap_daemon_args_done(ApDaemonArgs *a)
  * Sources merged into settings
  * ------------------------------------------------------------------------------------------- */
 
-/* The raw settings of one source (strings, not yet validated). */
+/* The raw settings of one source (strings, not yet validated).  Values read from the config
+ * file keep their line number, so that the one validation (apply_*) can name file:line. */
 typedef struct Raw {
         char **listen;
         size_t n_listen;
         char **targets;
         size_t n_targets;
         char *interval, *policy, *publish, *log_level, *pod_logs;
+        unsigned *listen_lines, *target_lines;
+        unsigned interval_line, policy_line, publish_line, log_level_line, pod_logs_line;
 } Raw;
 
 static void raw_done(Raw *r)
@@ -374,6 +386,8 @@ static void raw_done(Raw *r)
         free(r->publish);
         free(r->log_level);
         free(r->pod_logs);
+        free(r->listen_lines);
+        free(r->target_lines);
         *r = (Raw){ 0 };
 }
 
@@ -448,62 +462,80 @@ static char *unquote(char *s)
         return s;
 }
 
-static const char *file_why;
-
-/* Check one value of the file at once, so that an error can name its line. */
-static int validate_value(const char *key, const char *value)
+/* Append @value (from @line) to a list and its line numbers. */
+static int list_push(char ***v, unsigned **lines, size_t *n, const char *value, unsigned line)
 {
-        autoprocs_log_level level;
-        autoprocs_policy policy;
-        ApTargetSpec t;
-        ApListenAddr a;
-        uint64_t ns;
+        unsigned *nl = realloc(*lines, (*n + 1) * sizeof(**lines));
         int r;
 
-        if (strcmp(key, "target") == 0) {
-                r = ap_target_spec_parse(value, &t, &file_why);
-                if (r >= 0)
-                        ap_target_spec_done(&t);
-                return r;
+        if (!nl)
+                return -ENOMEM;
+        *lines = nl;
+        nl[*n] = line;
+        r = strv_push(v, n, value);
+        return r;
+}
+
+/* Where the first byte that is not text sits in @s (@len bytes): control characters other than
+ * tab (NUL included) and byte sequences that are not UTF-8.  -1 if the line is text. */
+static ssize_t binary_at(const unsigned char *s, size_t len)
+{
+        for (size_t i = 0; i < len;) {
+                unsigned char c = s[i];
+                size_t n;
+
+                if (c < 0x80) {
+                        if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+                                return (ssize_t)i;
+                        i++;
+                        continue;
+                }
+                n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+                if (n == 0 || i + n > len)
+                        return (ssize_t)i;
+                for (size_t k = 1; k < n; k++)
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return (ssize_t)i;
+                i += n;
         }
-        if (strcmp(key, "listen") == 0) {
-                r = ap_listen_addr_parse(value, &a, &file_why);
-                if (r >= 0)
-                        free(a.text);
-                return r;
-        }
-        if (strcmp(key, "interval") == 0 && (ap_parse_duration_ns(value, &ns) < 0 ||
-                                             ns < AP_DAEMON_MIN_INTERVAL_NS ||
-                                             ns > AP_DAEMON_MAX_INTERVAL_NS)) {
-                file_why = "expected a duration from 100ms to 1h (e.g. 1s, 250ms, 2m)";
-                return -EINVAL;
-        }
-        if (strcmp(key, "policy") == 0 && autoprocs_policy_from_string(value, &policy) < 0) {
-                file_why = "expected go125, ceil, floor or automaxprocs";
-                return -EINVAL;
-        }
-        if (strcmp(key, "log-level") == 0 && ap_daemon_log_level_from_string(value, &level) < 0) {
-                file_why = "expected err, warning, notice, info or debug";
-                return -EINVAL;
-        }
-        return 0;
+        return -1;
 }
 
 static int raw_from_file(Raw *r, const char *path, char **ret_error)
 {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        char line[MAX_FILE_LINE];
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
         unsigned lineno = 0;
+        mode_t type = 0;
+        char *line, *end, *next;
+        int k;
 
-        if (!f)
-                return errorf(ret_error, "config file %s: %s", path, strerror(errno));
-        while (fgets(line, sizeof(line), f)) {
+        k = ap_read_regular_file(path, AP_DAEMON_MAX_CONFIG_FILE, &buf, &len, &type);
+        if (k == -EBADFD)
+                return errorf(ret_error, "config file %s: %s, not a regular file", path,
+                              ap_file_type_name(type));
+        if (k == -EFBIG)
+                return errorf(ret_error, "config file %s: larger than %u KiB", path,
+                              AP_DAEMON_MAX_CONFIG_FILE / 1024);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return errorf(ret_error, "config file %s: %s", path, strerror(-k));
+        for (line = buf, end = buf + len; line < end; line = next) {
+                char *nl = memchr(line, '\n', (size_t)(end - line));
+                size_t l = nl ? (size_t)(nl - line) : (size_t)(end - line);
                 char *key, *value, *sep;
-                int k = 0;
+                ssize_t bad;
 
+                next = nl ? nl + 1 : end;
                 lineno++;
-                if (!strchr(line, '\n') && !feof(f))
+                bad = binary_at((const unsigned char *)line, l);
+                if (bad >= 0)
+                        return errorf(ret_error, "%s:%u: binary data (byte 0x%02x at column %zd), "
+                                      "not a text line", path, lineno, (unsigned char)line[bad], bad + 1);
+                if (l >= MAX_FILE_LINE)
                         return errorf(ret_error, "%s:%u: line too long", path, lineno);
+                line[l] = '\0';
                 key = strip(line);
                 if (*key == '\0' || *key == '#' || *key == ';')
                         continue;
@@ -518,34 +550,26 @@ static int raw_from_file(Raw *r, const char *path, char **ret_error)
                 value = unquote(strip(value));
                 if (*value == '\0')
                         return errorf(ret_error, "%s:%u: %s has an empty value", path, lineno, key);
-                k = validate_value(key, value);
-                if (k == -EINVAL)
-                        return errorf(ret_error, "%s:%u: %s \"%s\": %s", path, lineno, key, value,
-                                      file_why);
-                if (k < 0)
-                        return k;
                 if (strcmp(key, "listen") == 0)
-                        k = strv_push(&r->listen, &r->n_listen, value);
+                        k = list_push(&r->listen, &r->listen_lines, &r->n_listen, value, lineno);
                 else if (strcmp(key, "target") == 0)
-                        k = strv_push(&r->targets, &r->n_targets, value);
+                        k = list_push(&r->targets, &r->target_lines, &r->n_targets, value, lineno);
                 else if (strcmp(key, "interval") == 0)
-                        k = str_set(&r->interval, value);
+                        k = str_set(&r->interval, value), r->interval_line = lineno;
                 else if (strcmp(key, "policy") == 0)
-                        k = str_set(&r->policy, value);
+                        k = str_set(&r->policy, value), r->policy_line = lineno;
                 else if (strcmp(key, "publish") == 0)
-                        k = str_set(&r->publish, value);
+                        k = str_set(&r->publish, value), r->publish_line = lineno;
                 else if (strcmp(key, "log-level") == 0)
-                        k = str_set(&r->log_level, value);
+                        k = str_set(&r->log_level, value), r->log_level_line = lineno;
                 else if (strcmp(key, "pod-logs") == 0)
-                        k = str_set(&r->pod_logs, value);
+                        k = str_set(&r->pod_logs, value), r->pod_logs_line = lineno;
                 else
                         return errorf(ret_error, "%s:%u: unknown key \"%s\" (expected listen, target, "
                                       "interval, policy, publish, pod-logs or log-level)", path, lineno, key);
                 if (k < 0)
                         return k;
         }
-        if (ferror(f))
-                return errorf(ret_error, "config file %s: read error", path);
         return 0;
 }
 
@@ -568,9 +592,29 @@ static int listen_overlap(const ApListenAddr *a, const ApListenAddr *b)
         return IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr) && v4->sin_addr.s_addr == htonl(INADDR_ANY) ? 2 : 0;
 }
 
-/* Validate the winner of each setting; @where names its source for the error line. */
-static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const char *where, char **ret_error)
+/* Where a value came from, for its error line: "--target", "AUTOPROCSD_TARGETS", or
+ * "FILE:LINE: target" when @file is set. */
+typedef struct Source {
+        const char *name;
+        const char *file;
+        const unsigned *lines;        /* per list entry; NULL: @line */
+        unsigned line;
+} Source;
+
+static const char *where(const Source *src, size_t i, char *buf, size_t size)
 {
+        if (!src->file)
+                return src->name;
+        (void)snprintf(buf, size, "%s:%u: %s", src->file, src->lines ? src->lines[i] : src->line,
+                       src->name);
+        return buf;
+}
+
+/* Validate the winner of each setting; @src names its source for the error line. */
+static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const Source *src, char **ret_error)
+{
+        char buf[PATH_MAX + 64];
+
         c->listen = calloc(n ? n : 1, sizeof(*c->listen));
         if (!c->listen)
                 return -ENOMEM;
@@ -579,7 +623,7 @@ static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const char *where
                 int r = ap_listen_addr_parse(v[i], &c->listen[i], &why);
 
                 if (r == -EINVAL)
-                        return errorf(ret_error, "%s \"%s\": %s", where, v[i], why);
+                        return errorf(ret_error, "%s \"%s\": %s", where(src, i, buf, sizeof(buf)), v[i], why);
                 if (r < 0)
                         return r;
                 c->n_listen++;
@@ -587,22 +631,27 @@ static int apply_listen(ApDaemonConfig *c, char **v, size_t n, const char *where
                         int o = listen_overlap(&c->listen[j], &c->listen[i]);
 
                         if (o == 1)
-                                return errorf(ret_error, "%s \"%s\": given twice", where, v[i]);
+                                return errorf(ret_error, "%s \"%s\": given twice",
+                                              where(src, i, buf, sizeof(buf)), v[i]);
                         if (o == 2)
                                 return errorf(ret_error, "%s \"%s\" and \"%s\": the same port twice (an "
-                                              "IPv6 wildcard [::] takes IPv4 too)", where, v[j], v[i]);
+                                              "IPv6 wildcard [::] takes IPv4 too)",
+                                              where(src, i, buf, sizeof(buf)), v[j], v[i]);
                 }
         }
         return 0;
 }
 
-static int apply_targets(ApDaemonConfig *c, char **v, size_t n, const char *where, char **ret_error)
+static int apply_targets(ApDaemonConfig *c, char **v, size_t n, const Source *src, char **ret_error)
 {
         static char *const self[] = { (char *)"self" };
+        static const Source dflt = { .name = "target" };
+        char buf[PATH_MAX + 64];
 
         if (n == 0) {
                 v = (char **)self;
                 n = 1;
+                src = &dflt;
         }
         c->targets = calloc(n, sizeof(*c->targets));
         if (!c->targets)
@@ -612,13 +661,34 @@ static int apply_targets(ApDaemonConfig *c, char **v, size_t n, const char *wher
                 int r = ap_target_spec_parse(v[i], &c->targets[i], &why);
 
                 if (r == -EINVAL)
-                        return errorf(ret_error, "%s \"%s\": %s", where, v[i], why);
+                        return errorf(ret_error, "%s \"%s\": %s", where(src, i, buf, sizeof(buf)), v[i], why);
                 if (r < 0)
                         return r;
                 c->n_targets++;
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(c->targets[j].label, c->targets[i].label) == 0)
-                                return errorf(ret_error, "%s \"%s\": given twice", where, v[i]);
+                                return errorf(ret_error, "%s \"%s\": given twice",
+                                              where(src, i, buf, sizeof(buf)), v[i]);
+        }
+        return 0;
+}
+
+/* Two targets must not share one --publish file (one would overwrite the other). */
+static int check_publish_names(const ApDaemonConfig *c, char **ret_error)
+{
+        char a[256], b[256];
+
+        for (size_t i = 0; i < c->n_targets; i++) {
+                if (ap_publish_file_name(c->targets[i].label, a, sizeof(a)) < 0)
+                        return errorf(ret_error, "--publish: target \"%s\": its file name would be "
+                                      "longer than 255 bytes", c->targets[i].label);
+                for (size_t j = 0; j < i; j++) {
+                        if (ap_publish_file_name(c->targets[j].label, b, sizeof(b)) == 0 &&
+                            strcmp(a, b) == 0)
+                                return errorf(ret_error, "--publish: targets \"%s\" and \"%s\" would "
+                                              "both write %s", c->targets[j].label,
+                                              c->targets[i].label, a);
+                }
         }
         return 0;
 }
@@ -632,14 +702,18 @@ int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **
         };
         Raw env = { 0 }, file = { 0 };
         const char *cf = args->config_file ? args->config_file : getenv("AUTOPROCSD_CONFIG");
-        const char *s, *where;
+        const char *s;
+        char buf[PATH_MAX + 64];
+        Source src;
         int r;
 
         *ret_error = NULL;
+        if (cf && !*cf)
+                cf = NULL;
         r = raw_from_env(&env);
         if (r < 0)
                 goto fail;
-        if (cf && *cf) {
+        if (cf) {
                 r = str_set(&c.config_file, cf);
                 if (r < 0)
                         goto fail;
@@ -649,57 +723,72 @@ int ap_daemon_config_load(const ApDaemonArgs *args, ApDaemonConfig *ret, char **
         }
 
         if (args->n_listen > 0)
-                r = apply_listen(&c, args->listen, args->n_listen, "--listen", ret_error);
+                r = apply_listen(&c, args->listen, args->n_listen, &(Source){ .name = "--listen" }, ret_error);
         else if (env.n_listen > 0)
-                r = apply_listen(&c, env.listen, env.n_listen, "AUTOPROCSD_LISTEN", ret_error);
+                r = apply_listen(&c, env.listen, env.n_listen, &(Source){ .name = "AUTOPROCSD_LISTEN" },
+                                 ret_error);
         else
-                r = apply_listen(&c, file.listen, file.n_listen, cf ? cf : "", ret_error);
+                r = apply_listen(&c, file.listen, file.n_listen,
+                                 &(Source){ .name = "listen", .file = cf, .lines = file.listen_lines },
+                                 ret_error);
         if (r < 0)
                 goto fail;
 
         if (args->n_targets > 0)
-                r = apply_targets(&c, args->targets, args->n_targets, "--target", ret_error);
+                r = apply_targets(&c, args->targets, args->n_targets, &(Source){ .name = "--target" },
+                                  ret_error);
         else if (env.n_targets > 0)
-                r = apply_targets(&c, env.targets, env.n_targets, "AUTOPROCSD_TARGETS", ret_error);
+                r = apply_targets(&c, env.targets, env.n_targets, &(Source){ .name = "AUTOPROCSD_TARGETS" },
+                                  ret_error);
         else
-                r = apply_targets(&c, file.targets, file.n_targets, cf ? cf : "target", ret_error);
+                r = apply_targets(&c, file.targets, file.n_targets,
+                                  &(Source){ .name = "target", .file = cf, .lines = file.target_lines },
+                                  ret_error);
         if (r < 0)
                 goto fail;
 
-#define PICK(field, opt, var)                                                        \
-        (args->field ? (where = opt, args->field) :                                  \
-         env.field ? (where = var, env.field) : file.field ? (where = cf, file.field) : NULL)
+        /* The winner of a single setting: command line, environment, file (with its line). */
+#define PICK(field, opt, var, key)                                                              \
+        (args->field ? (src = (Source){ .name = opt }, args->field) :                          \
+         env.field ? (src = (Source){ .name = var }, env.field) :                              \
+         file.field ? (src = (Source){ .name = key, .file = cf, .line = file.field##_line },   \
+                       file.field) : NULL)
 
-        if ((s = PICK(interval, "--interval", "AUTOPROCSD_INTERVAL"))) {
+        if ((s = PICK(interval, "--interval", "AUTOPROCSD_INTERVAL", "interval"))) {
                 uint64_t ns;
 
                 if (ap_parse_duration_ns(s, &ns) < 0 || ns < AP_DAEMON_MIN_INTERVAL_NS ||
                     ns > AP_DAEMON_MAX_INTERVAL_NS) {
                         r = errorf(ret_error, "%s \"%s\": expected a duration from 100ms to 1h "
-                                   "(e.g. 1s, 250ms, 2m)", where, s);
+                                   "(e.g. 1s, 250ms, 2m)", where(&src, 0, buf, sizeof(buf)), s);
                         goto fail;
                 }
                 c.interval_ns = ns;
         }
-        if ((s = PICK(policy, "--policy", "AUTOPROCSD_POLICY")) &&
+        if ((s = PICK(policy, "--policy", "AUTOPROCSD_POLICY", "policy")) &&
             autoprocs_policy_from_string(s, &c.policy) < 0) {
-                r = errorf(ret_error, "%s \"%s\": expected go125, ceil, floor or automaxprocs", where, s);
+                r = errorf(ret_error, "%s \"%s\": expected go125, ceil, floor or automaxprocs",
+                           where(&src, 0, buf, sizeof(buf)), s);
                 goto fail;
         }
-        if ((s = PICK(log_level, "--log-level", "AUTOPROCSD_LOG_LEVEL")) &&
+        if ((s = PICK(log_level, "--log-level", "AUTOPROCSD_LOG_LEVEL", "log-level")) &&
             ap_daemon_log_level_from_string(s, &c.log_level) < 0) {
-                r = errorf(ret_error, "%s \"%s\": expected err, warning, notice, info or debug", where, s);
+                r = errorf(ret_error, "%s \"%s\": expected err, warning, notice, info or debug",
+                           where(&src, 0, buf, sizeof(buf)), s);
                 goto fail;
         }
-        if ((s = PICK(publish, "--publish", "AUTOPROCSD_PUBLISH"))) {
+        if ((s = PICK(publish, "--publish", "AUTOPROCSD_PUBLISH", "publish"))) {
                 r = str_set(&c.publish_dir, s);
                 if (r < 0)
                         goto fail;
+                r = check_publish_names(&c, ret_error);
+                if (r < 0)
+                        goto fail;
         }
-        if ((s = PICK(pod_logs, "--pod-logs", "AUTOPROCSD_POD_LOGS"))) {
+        if ((s = PICK(pod_logs, "--pod-logs", "AUTOPROCSD_POD_LOGS", "pod-logs"))) {
                 if (strcmp(s, "none") != 0 && s[0] != '/') {
                         r = errorf(ret_error, "%s \"%s\": expected an absolute directory (the kubelet's "
-                                   "log tree, e.g. /var/log) or none", where, s);
+                                   "log tree, e.g. /var/log) or none", where(&src, 0, buf, sizeof(buf)), s);
                         goto fail;
                 }
                 if (strcmp(s, "none") != 0 && (r = str_set(&c.pod_logs_dir, s)) < 0)

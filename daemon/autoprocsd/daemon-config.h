@@ -14,6 +14,12 @@
  * AUTOPROCSD_INTERVAL, AUTOPROCSD_POLICY, AUTOPROCSD_PUBLISH, AUTOPROCSD_POD_LOGS, AUTOPROCSD_LOG_LEVEL,
  * AUTOPROCSD_CONFIG (the file).
  *
+ * The file is opened O_NONBLOCK and must be a regular file of at most AP_DAEMON_MAX_CONFIG_FILE
+ * bytes holding text (a FIFO, a device, a directory, NUL bytes, other control characters or
+ * bytes that are not UTF-8 are refused).  Each value is validated once, where the winning source
+ * is applied.  With a publish directory, two targets whose --publish files would have the same
+ * name are refused (publish.h: the name mapping).
+ *
  * Every error is one line naming the argument, variable or file:line, in *ret_error.
  */
 #pragma once
@@ -29,6 +35,8 @@
 #define AP_DAEMON_DEFAULT_INTERVAL_NS (1000ull * 1000 * 1000)
 #define AP_DAEMON_MIN_INTERVAL_NS (100ull * 1000 * 1000)
 #define AP_DAEMON_MAX_INTERVAL_NS (3600ull * 1000 * 1000 * 1000)
+/* A config file larger than this is refused (a real one is a few hundred bytes). */
+#define AP_DAEMON_MAX_CONFIG_FILE (1024u * 1024u)
 
 typedef enum ApTargetKind {
         AP_TARGET_SELF,

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "daemon/autoprocsd/log.h"
 #include "daemon/autoprocsd/metrics.h"
 #include "daemon/autoprocsd/notify.h"
+#include "daemon/autoprocsd/reloader.h"
 #include "daemon/autoprocsd/targets.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/clock.h"
@@ -53,6 +55,7 @@ typedef struct Cache {
 static struct {
         ApTargets *targets;
         int proc_fd;
+        atomic_uint_least64_t interval_ns; /* of the configuration in force (the watchdog's) */
         pthread_mutex_t cache_lock;
         Cache cache[2]; /* by ApMetricsFormat */
 } D = {
@@ -312,8 +315,21 @@ static void status_line(const ApDaemonConfig *c, const char *url, char *buf, siz
                        url ? url : "?");
 }
 
-static void reload(const ApDaemonArgs *args, ApDaemonConfig *current, const char *url)
+/* What a reload works on: owned by the main thread, touched by the reloader's thread only while
+ * a run is in progress (the main thread leaves it alone meanwhile). */
+typedef struct Reload {
+        const ApDaemonArgs *args;
+        ApDaemonConfig *current;
+        const char *url;
+} Reload;
+
+/* The body of a reload: on the reloader's thread (reloader.h), never on the one reading signals. */
+static void reload(void *userdata)
 {
+        const Reload *ctx = userdata;
+        const ApDaemonArgs *args = ctx->args;
+        ApDaemonConfig *current = ctx->current;
+        const char *url = ctx->url;
         ApDaemonConfig next;
         char *error = NULL, state[512], status[400];
         bool listen_changed;
@@ -350,6 +366,7 @@ static void reload(const ApDaemonArgs *args, ApDaemonConfig *current, const char
         }
         ap_daemon_config_done(current);
         *current = next;
+        atomic_store(&D.interval_ns, current->interval_ns);
         ap_daemon_log(AUTOPROCS_LOG_INFO, "reloaded", NULL, "reloaded: %zu target%s, interval %.3gs",
                       current->n_targets, current->n_targets == 1 ? "" : "s",
                       (double)current->interval_ns / 1e9);
@@ -515,7 +532,7 @@ fail:
 
 /* Ping the watchdog when it is due and the probes still make progress (not just this loop).
  * @retval the poll timeout until the next ping, -1 = no watchdog */
-static int watchdog_tick(const ApDaemonConfig *config, uint64_t watchdog_usec, uint64_t *next)
+static int watchdog_tick(uint64_t watchdog_usec, uint64_t *next)
 {
         uint64_t now = ap_now_ns();
 
@@ -523,7 +540,7 @@ static int watchdog_tick(const ApDaemonConfig *config, uint64_t watchdog_usec, u
                 return -1;
         if (now >= *next) {
                 uint64_t last = ap_targets_last_publish_ns(D.targets);
-                uint64_t stale = 3 * config->interval_ns + 5000000000ull;
+                uint64_t stale = 3 * atomic_load(&D.interval_ns) + 5000000000ull;
 
                 if (last == 0 || now - last < stale)
                         (void)ap_notify("WATCHDOG=1");
@@ -539,34 +556,56 @@ static int watchdog_tick(const ApDaemonConfig *config, uint64_t watchdog_usec, u
  * @retval the exit code */
 static int serve(int sfd, ApDaemonArgs *args, ApDaemonConfig *config, const char *url)
 {
+        Reload ctx = { .args = args, .current = config, .url = url };
         uint64_t watchdog_usec = 0, next_watchdog = 0;
+        ApReloader *reloader = NULL;
+        int r;
 
+        atomic_store(&D.interval_ns, config->interval_ns);
+        r = ap_reloader_new(reload, &ctx, &reloader);
+        if (r < 0) {
+                ap_daemon_log(AUTOPROCS_LOG_ERR, "start", NULL, "cannot set up reloads: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
         if (ap_notify_watchdog_usec(&watchdog_usec) > 0)
                 next_watchdog = ap_now_ns();
         for (;;) {
-                struct pollfd p = { .fd = sfd, .events = POLLIN };
+                struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+                                       { .fd = ap_reloader_fd(reloader), .events = POLLIN } };
                 struct signalfd_siginfo si;
                 pthread_t guard;
-                int r;
 
-                r = poll(&p, 1, watchdog_tick(config, watchdog_usec, &next_watchdog));
+                r = poll(p, AP_ELEMENTSOF(p), watchdog_tick(watchdog_usec, &next_watchdog));
                 if (r < 0 && errno != EINTR) {
                         ap_daemon_log(AUTOPROCS_LOG_ERR, "poll", NULL, "poll: %s", strerror(errno));
-                        return EXIT_FAILURE;
+                        r = EXIT_FAILURE;
+                        break;
                 }
-                if (r <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+                if (r <= 0)
+                        continue;
+                if ((p[1].revents & POLLIN) && (r = ap_reloader_dispatch(reloader)) < 0)
+                        ap_daemon_log(AUTOPROCS_LOG_ERR, "reload-failed", NULL, "reload: cannot start "
+                                      "its thread: %s", strerror(-r));
+                if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
                         continue;
                 if (si.ssi_signo == SIGHUP) {
                         ap_daemon_log(AUTOPROCS_LOG_INFO, "reload", NULL, "SIGHUP: reloading the configuration");
-                        reload(args, config, url);
+                        r = ap_reloader_request(reloader);
+                        if (r < 0)
+                                ap_daemon_log(AUTOPROCS_LOG_ERR, "reload-failed", NULL, "reload: cannot "
+                                              "start its thread: %s", strerror(-r));
                         continue;
                 }
                 ap_daemon_log(AUTOPROCS_LOG_INFO, "stopping", NULL, "%s: stopping", strsignal((int)si.ssi_signo));
                 (void)ap_notify("STOPPING=1");
                 if (pthread_create(&guard, NULL, stop_guard, NULL) == 0)
                         (void)pthread_detach(guard);
-                return EXIT_SUCCESS;
+                r = EXIT_SUCCESS;
+                break;
         }
+        /* A reload in progress finishes first (the stop guard bounds the wait). */
+        ap_reloader_free(reloader);
+        return r;
 }
 
 int main(int argc, char **argv)

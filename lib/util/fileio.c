@@ -5,15 +5,27 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/util/cleanup.h"
 #include "lib/util/fileio.h"
 #include "lib/util/macro.h"
+#include "lib/util/open-beneath.h"
 
 int ap_open_at(int dir_fd, const char *path, int flags)
+{
+        if (dir_fd < 0 || !path)
+                return -EBADF;
+        while (*path == '/')
+                path++;
+        return ap_open_beneath(dir_fd, *path ? path : ".", flags);
+}
+
+int ap_open_magic_at(int dir_fd, const char *path, int flags)
 {
         int fd;
 
@@ -21,12 +33,15 @@ int ap_open_at(int dir_fd, const char *path, int flags)
                 return -EBADF;
         while (*path == '/')
                 path++;
-        if (!*path)
-                path = ".";
-        fd = openat(dir_fd, path, flags | O_CLOEXEC);
-        if (fd < 0)
-                return AP_NEG_ERRNO();
-        return fd;
+        fd = openat(dir_fd, *path ? path : ".", flags | O_CLOEXEC);
+        return fd < 0 ? AP_NEG_ERRNO() : fd;
+}
+
+const char *ap_open_strerror(int r)
+{
+        if (r == -EXDEV)
+                return "a symbolic link or \"..\" leads out of the root: not followed";
+        return strerror(-r);
 }
 
 int ap_open_ro_at(int dir_fd, const char *path)
@@ -120,4 +135,49 @@ ssize_t ap_pread_all(int fd, char *buf, size_t size)
         }
         buf[len] = 0;
         return (ssize_t)len;
+}
+
+int ap_read_regular_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, mode_t *ret_type)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (!path || !ret_buf)
+                return -EINVAL;
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal must not
+         * become ours.  The type is checked on the open fd, so nothing can swap the file between
+         * the check and the read. */
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return AP_NEG_ERRNO();
+        if (fstat(fd, &st) < 0)
+                return AP_NEG_ERRNO();
+        if (ret_type)
+                *ret_type = st.st_mode & S_IFMT;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t)st.st_size > max)
+                return -EFBIG;
+        return ap_pread_alloc(fd, max, ret_buf, ret_len);
+}
+
+const char *ap_file_type_name(mode_t type)
+{
+        switch (type & S_IFMT) {
+        case S_IFREG:
+                return "a regular file";
+        case S_IFDIR:
+                return "a directory";
+        case S_IFIFO:
+                return "a FIFO";
+        case S_IFCHR:
+                return "a character device";
+        case S_IFBLK:
+                return "a block device";
+        case S_IFSOCK:
+                return "a socket";
+        case S_IFLNK:
+                return "a symbolic link";
+        }
+        return "not a regular file";
 }

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Build every parser's fuzz target with clang's libFuzzer + ASan + UBSan and run each for a bounded
 # time.  Usage: tests/fuzz/run-fuzzers.sh [SECONDS=60] [TARGET...]
+# Inputs up to AP_FUZZ_MAX_LEN bytes (default 1 MiB: mountinfo of a big host is ~100 KiB, and the
+# probes read files up to AP_PROBE_MAX_FILE).
 # Targets: proc-cgroup mountinfo cpu-max cpu-list cpu-stat psi json.  Corpora grow in
 # tests/fuzz/corpus-<target>/ (git-ignored), seeded from tests/fuzz/seeds/<target>/; a finding is
 # written to tests/fuzz/crash-<target>-* and makes the script exit 1.
@@ -22,7 +24,7 @@ command -v "$cc" >/dev/null || { echo "run-fuzzers.sh: $cc not found (apt-get in
 mkdir -p "$out"
 
 # The parsers and their helpers only: no file of other modules, no config.h needed.
-srcs="$top/probes/*.c $top/lib/util/parse.c $top/lib/util/fileio.c $top/lib/util/path.c $top/lib/util/json.c"
+srcs="$top/probes/*.c $top/lib/util/parse.c $top/lib/util/fileio.c $top/lib/util/open-beneath.c $top/lib/util/path.c $top/lib/util/json.c"
 failed=""
 for t in $targets; do
         src="$here/fuzz-$t.c"
@@ -36,7 +38,7 @@ for t in $targets; do
         mkdir -p "$here/corpus-$t"
         echo "== fuzz-$t: run ${secs}s"
         if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/fuzz-$t" \
-                -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+                -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="${AP_FUZZ_MAX_LEN:-1048576}" \
                 -print_final_stats=1 -artifact_prefix="$here/crash-$t-" \
                 "$here/corpus-$t" "$here/seeds/$t" 2>"$out/fuzz-$t.log"; then
                 tail -40 "$out/fuzz-$t.log" >&2
