@@ -108,6 +108,20 @@ static bool apply_reserve(autoprocs_config *config, const char *v)
         return true;
 }
 
+static bool apply_max_blocking(autoprocs_config *config, const char *v)
+{
+        unsigned n;
+
+        if (ap_parse_uint_range(v, 0, 100000, &n) < 0 ||
+            autoprocs_config_set_max_blocking(config, n) < 0) {
+                report(config, "AUTOPROCS_MAX_BLOCKING", v,
+                       "not a task count (0 = 4 per processor, else 1..100000); keeping %u",
+                       config->max_blocking);
+                return false;
+        }
+        return true;
+}
+
 static bool apply_interval(autoprocs_config *config, const char *v)
 {
         uint64_t ns;
@@ -144,6 +158,7 @@ int ap_env_apply(autoprocs_config *config, ApEnvLookupFn lookup, void *userdata)
                 { "AUTOPROCS_PROCS", apply_procs },       { "AUTOPROCS_POLICY", apply_policy },
                 { "AUTOPROCS_MIN", apply_min },           { "AUTOPROCS_RESERVE", apply_reserve },
                 { "AUTOPROCS_INTERVAL", apply_interval }, { "AUTOPROCS_PACING", apply_pacing },
+                { "AUTOPROCS_MAX_BLOCKING", apply_max_blocking },
         };
         int invalid = 0;
 

@@ -171,6 +171,14 @@ AUTOPROCS_API int autoprocs_config_set_max_threads(autoprocs_config *config, uns
         return 0;
 }
 
+AUTOPROCS_API int autoprocs_config_set_max_blocking(autoprocs_config *config, unsigned max_blocking)
+{
+        if (!config || max_blocking > 100000)
+                return -EINVAL;
+        config->max_blocking = max_blocking;
+        return 0;
+}
+
 AUTOPROCS_API int autoprocs_config_set_log_callback(autoprocs_config *config, autoprocs_log_fn fn,
                                                     void *userdata)
 {

@@ -26,6 +26,7 @@ struct autoprocs_config {
         size_t stack_size;
         unsigned max_threads;
         autoprocs_pacing pacing;
+        unsigned max_blocking;        /* 0 = 4 per processor */
         autoprocs_log_fn log_fn;
         void *log_userdata;
         autoprocs_procs_changed_fn procs_changed_fn;

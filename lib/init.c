@@ -355,6 +355,7 @@ AUTOPROCS_API int autoprocs_init(const autoprocs_config *config)
                 .procs = procs,
                 .stack_size = c->stack_size,
                 .max_threads = c->max_threads,
+                .max_blocking = c->max_blocking,
                 .log_fn = c->log_fn,
                 .log_userdata = c->log_userdata,
         };

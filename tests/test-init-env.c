@@ -10,7 +10,7 @@
 #include "tests/ap-test.h"
 
 typedef struct Env {
-        const char *procs, *policy, *min, *reserve, *interval, *pacing;
+        const char *procs, *policy, *min, *reserve, *interval, *pacing, *max_blocking;
 } Env;
 
 static const char *lookup(const char *name, void *userdata)
@@ -29,6 +29,8 @@ static const char *lookup(const char *name, void *userdata)
                 return e->interval;
         if (strcmp(name, "AUTOPROCS_PACING") == 0)
                 return e->pacing;
+        if (strcmp(name, "AUTOPROCS_MAX_BLOCKING") == 0)
+                return e->max_blocking;
         return NULL;
 }
 
@@ -88,6 +90,13 @@ START_TEST(test_good_values)
         e = (Env){ .pacing = "on" };
         ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
         ck_assert_int_eq(c.pacing, AUTOPROCS_PACING_ON);
+        e = (Env){ .max_blocking = "12" };
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
+        ck_assert_uint_eq(c.max_blocking, 12);
+        e = (Env){ .max_blocking = "many" };
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 1);
+        ck_assert_uint_eq(c.max_blocking, 12);
+        ck_assert_ptr_nonnull(strstr(l.message, "AUTOPROCS_MAX_BLOCKING"));
 }
 END_TEST
 

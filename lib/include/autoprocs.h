@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -128,6 +130,10 @@ AUTOPROCS_API int autoprocs_config_set_stack_size(autoprocs_config *config, size
 AUTOPROCS_API int autoprocs_config_set_pacing(autoprocs_config *config, autoprocs_pacing pacing);
 /** Cap on the runtime's OS threads, 1 .. 100000. */
 AUTOPROCS_API int autoprocs_config_set_max_threads(autoprocs_config *config, unsigned max_threads);
+/** Most tasks inside blocking regions at once (autoprocs_block_begin, file I/O), 0 .. 100000;
+ *  0 = 4 per processor in force (the default).  Beyond it block_begin waits in a FIFO instead of
+ *  costing a thread.  Environment: AUTOPROCS_MAX_BLOCKING. */
+AUTOPROCS_API int autoprocs_config_set_max_blocking(autoprocs_config *config, unsigned max_blocking);
 AUTOPROCS_API int autoprocs_config_set_log_callback(autoprocs_config *config, autoprocs_log_fn fn,
                                                     void *userdata);
 AUTOPROCS_API int autoprocs_config_set_procs_changed_callback(autoprocs_config *config,
@@ -270,8 +276,8 @@ AUTOPROCS_API void autoprocs_watch_stop(autoprocs_watch *watch);
  * Detect, size and start the embedded runtime, and start the watcher that keeps it sized.
  * @config may be NULL (defaults) and is copied.  The environment overrides it:
  * AUTOPROCS_PROCS=N (fixed count, no watching), AUTOPROCS_POLICY, AUTOPROCS_MIN, AUTOPROCS_RESERVE
- * (CPUs, e.g. 0.5), AUTOPROCS_INTERVAL (e.g. 1s, 250ms); a bad value is reported through the log
- * callback and ignored.  Thread-safe and idempotent: a second call while running returns 1.
+ * (CPUs, e.g. 0.5), AUTOPROCS_INTERVAL (e.g. 1s, 250ms), AUTOPROCS_MAX_BLOCKING (tasks); a bad
+ * value is reported through the log callback and ignored.  Thread-safe and idempotent: a second call while running returns 1.
  * @retval 0 started  @retval 1 already running  @retval -errno
  */
 AUTOPROCS_API int autoprocs_init(const autoprocs_config *config);
@@ -312,6 +318,45 @@ AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns);
  *  one waits.  Must be paired on the same task; no-ops outside a task. */
 AUTOPROCS_API void autoprocs_block_begin(void);
 AUTOPROCS_API void autoprocs_block_end(void);
+
+/* I/O on the netpoller.  A task that would block on a socket, pipe, eventfd, epoll fd or other
+ * pollable fd parks on the runtime's edge-triggered epoll set instead of holding a thread; a
+ * regular file (or anything epoll refuses) is read and written inside a blocking region.  The
+ * first call on an fd puts it in non-blocking mode (O_NONBLOCK is shared by every dup of it).
+ * Deadlines are CLOCK_MONOTONIC times in ns (autoprocs_now_ns() + timeout), 0 = none; a call
+ * whose deadline passes returns -ETIMEDOUT.  One task at a time may wait in each direction of
+ * an fd (-EBUSY otherwise).  An fd used here must be closed with autoprocs_fd_close(), which
+ * wakes its waiters with -ECANCELED.  Outside a task (or inside a blocking region) the calls
+ * wait in poll(2) on the calling thread.  Results are >= 0 or a negative errno. */
+#define AUTOPROCS_FD_READ 1u
+#define AUTOPROCS_FD_WRITE 2u
+
+/** CLOCK_MONOTONIC now, in ns (the clock of every deadline). */
+AUTOPROCS_API uint64_t autoprocs_now_ns(void);
+/** Wait until @fd is readable or writable (@events: AUTOPROCS_FD_READ or AUTOPROCS_FD_WRITE;
+ *  both only outside a task).  May return 0 spuriously: retry the operation.
+ *  @retval 0 ready  @retval -ETIMEDOUT  @retval -ECANCELED closed by autoprocs_fd_close()
+ *  @retval -EBUSY  @retval -EBADF  @retval -EINVAL */
+AUTOPROCS_API int autoprocs_fd_wait(int fd, unsigned events, uint64_t deadline_ns);
+/** read(2): returns the bytes read (0 at end of file) once any are available. */
+AUTOPROCS_API ssize_t autoprocs_read(int fd, void *buf, size_t len, uint64_t deadline_ns);
+/** write(2) of all @len bytes: returns @len, or the bytes written before an error or the
+ *  deadline stopped it, or -errno if none were. */
+AUTOPROCS_API ssize_t autoprocs_write(int fd, const void *buf, size_t len, uint64_t deadline_ns);
+/** recv(2) with @flags. */
+AUTOPROCS_API ssize_t autoprocs_recv(int fd, void *buf, size_t len, int flags, uint64_t deadline_ns);
+/** send(2) of all @len bytes with @flags (MSG_NOSIGNAL is added); as autoprocs_write(). */
+AUTOPROCS_API ssize_t autoprocs_send(int fd, const void *buf, size_t len, int flags,
+                                     uint64_t deadline_ns);
+/** accept4(2) with @flags (SOCK_CLOEXEC ...); the new fd is non-blocking.  @retval fd */
+AUTOPROCS_API int autoprocs_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+                                   uint64_t deadline_ns);
+/** connect(2), waiting for the connection to complete.  @retval 0  @retval -errno */
+AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                                    uint64_t deadline_ns);
+/** Wake the tasks waiting on @fd (they get -ECANCELED), forget it, close(2) it.
+ *  @retval 0  @retval -errno of close(2) */
+AUTOPROCS_API int autoprocs_fd_close(int fd);
 
 typedef struct autoprocs_chan autoprocs_chan;
 /** A channel of @capacity elements (0 = unbuffered) of @elem_size bytes (1 .. 65536). */
@@ -367,6 +412,12 @@ typedef struct autoprocs_stats {
         uint64_t pace_holds;             /* hold-backs (at scheduling points or by the signal) */
         uint64_t pace_signal_holds;      /* ... of them by the CPU-clock signal (no scheduling point) */
         uint64_t pace_throttled_periods; /* throttled periods the kernel reported while pacing */
+        uint64_t tasks_blocking;   /* tasks inside blocking regions now (holding a slot) */
+        uint64_t tasks_blocking_waiting; /* tasks waiting for a blocking slot (FIFO) now */
+        uint64_t blocking_peak;    /* most tasks inside blocking regions at once */
+        uint64_t blocking_cap;     /* the bound on tasks inside blocking regions */
+        uint64_t tasks_polled;     /* tasks parked on the netpoller now */
+        uint64_t threads_peak;     /* most OS threads of the runtime at once (with the monitor) */
 } autoprocs_stats;
 /** Fill @ret with a snapshot; thread-safe, lock-free.  @retval 0  @retval -ESRCH not running */
 AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret);

@@ -255,6 +255,7 @@ typedef struct ApSched {
         _Atomic uint32_t npidle;
         ApM *midle;
         _Atomic uint32_t nmidle;
+        ApM *poll_m;                    /* the M blocked in the poller (netpoll.c), or NULL */
         _Atomic uint32_t nmspinning;
         _Atomic uint32_t nprocs;        /* Ps with id < nprocs may be acquired */
         _Atomic uint32_t maxp;          /* highest count ever allocated */
@@ -269,6 +270,7 @@ typedef struct ApSched {
         uint32_t ngfree;
 
         _Atomic uint32_t nthreads;      /* worker Ms */
+        _Atomic uint32_t nthreads_peak;
         uint32_t max_threads;
         ApM *allm;                      /* under lock */
         uint32_t next_mid;
@@ -350,7 +352,20 @@ void ap_waiter_wake(ApWaiter *w);
 void ap_waiter_wait(ApWaiter *w, ApSpin *lock);
 
 /* timer.c */
+/* Park the current task @g until @deadline (CLOCK_MONOTONIC ns). */
 void ap_timer_add(uint64_t deadline, ApG *g);
+/* A callback timer: fn(arg, seq, next) runs once when due, with no lock held, on the thread that
+ * fires it (next: a worker would run what it readies next).  The owner record tracks the
+ * entry's heap slot (-1: not pending); initialise idx to -1. */
+typedef void (*ApTimerFn)(void *arg, uint64_t seq, bool next);
+typedef struct ApTimer {
+        int64_t idx;
+} ApTimer;
+/* (Re)start @timer.  @retval 0  @retval -ENOMEM */
+int ap_timer_start(ApTimer *timer, uint64_t when, ApTimerFn fn, void *arg, uint64_t seq);
+/* Remove @timer before it fires: true if it was pending (its callback will not run); false if
+ * it was not pending or is firing right now (its callback may still run: it must check @seq). */
+bool ap_timer_stop(ApTimer *timer);
 uint64_t ap_timer_next(void);
 unsigned ap_timers_run(uint64_t now);
 unsigned ap_timers_run_ex(uint64_t now, bool local);
@@ -376,6 +391,16 @@ static inline void ap_timers_poll(ApP *p, bool force)
                 atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED); /* stale */
 }
 void ap_timers_fini(void);
+
+/* blocking.c: at most ap_blocking_cap() tasks inside blocking regions at once */
+#define AP_BLOCKING_PER_PROC 4u
+void ap_blocking_init(unsigned max_blocking);
+unsigned ap_blocking_cap(void);
+/* The current task @g (holding a P) takes a slot, parking in the FIFO while none is free. */
+void ap_blocking_enter(ApG *g);
+/* Give the slot back (to the oldest waiter, if any). */
+void ap_blocking_leave(void);
+void ap_blocking_counts(uint64_t *ret_active, uint64_t *ret_waiting, uint64_t *ret_peak);
 
 /* resize.c */
 bool ap_resize_step(uint64_t now);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/runtime/internal.h"
+#include "lib/runtime/netpoll.h"
 #include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
 
@@ -55,6 +56,7 @@ int ap_rt_start(const ApRtOptions *opts)
         ap_sched.log_fn = opts->log_fn;
         ap_sched.log_userdata = opts->log_userdata;
         ap_pace_init();
+        ap_blocking_init(opts->max_blocking);
         r = ap_stack_init(ap_sched.stack_size);
         if (r < 0)
                 goto fail;
@@ -126,6 +128,7 @@ void ap_rt_stop(void)
         ap_pace_fini();
         ap_sched_shutdown();
         ap_sysmon_join();
+        ap_netpoll_fini();
         ap_timers_fini();
         free_ps();
         ap_stack_fini();
@@ -199,6 +202,10 @@ AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret)
         ap_stack_counts(&s.stacks_guarded, &s.stacks_unguarded);
         s.last_resize_ns = atomic_load(&ap_sched.last_resize_ns);
         ap_pace_stats(&s);
+        ap_blocking_counts(&s.tasks_blocking, &s.tasks_blocking_waiting, &s.blocking_peak);
+        s.blocking_cap = ap_blocking_cap();
+        s.tasks_polled = ap_netpoll_waiters();
+        s.threads_peak = atomic_load(&ap_sched.nthreads_peak) + 1;
         *ret = s;
         return 0;
 }

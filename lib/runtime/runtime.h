@@ -15,6 +15,7 @@ typedef struct ApRtOptions {
         unsigned procs;               /* processors at start, >= 1 */
         size_t stack_size;            /* usable bytes per task stack; 0 = default (64 KiB) */
         unsigned max_threads;         /* OS thread cap; 0 = default (10000) */
+        unsigned max_blocking;        /* tasks in blocking regions at once; 0 = 4 per processor */
         autoprocs_log_fn log_fn;      /* events "hog", "thread-cap", "stack-overflow"; may be NULL */
         void *log_userdata;
 } ApRtOptions;

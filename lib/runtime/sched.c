@@ -17,10 +17,12 @@
 #include "lib/runtime/arch.h"
 #include "lib/runtime/fiber.h"
 #include "lib/runtime/internal.h"
+#include "lib/runtime/netpoll.h"
 #include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
 
 #define SPIN_NS 20000u
+#define SPIN_POLL_EVERY 8
 
 ApSched ap_sched;
 static __thread ApM *tls_m;
@@ -244,6 +246,9 @@ static int newm(ApP *p, bool spinning)
                 if (atomic_compare_exchange_weak(&ap_sched.nthreads, &n, n + 1))
                         break;
         }
+        for (uint32_t pk = atomic_load(&ap_sched.nthreads_peak);
+             n + 1 > pk && !atomic_compare_exchange_weak(&ap_sched.nthreads_peak, &pk, n + 1);)
+                ;
         m = calloc(1, sizeof(*m));
         if (!m) {
                 atomic_fetch_sub(&ap_sched.nthreads, 1);
@@ -290,6 +295,17 @@ static void startm(ApP *p, bool spinning)
         if (m) {
                 ap_sched.midle = m->idle_next;
                 atomic_fetch_sub(&ap_sched.nmidle, 1);
+        } else if ((m = ap_sched.poll_m) && !atomic_load(&m->nextp)) {
+                /* The M blocked in the poller takes the P: no new thread.  It stays poll_m
+                 * until it is back (netpoll_block), so that no second M blocks in epoll_wait
+                 * and takes the break meant for it. */
+                m->start_spinning = spinning;
+                atomic_store(&m->nextp, p);
+                ap_sched_unlock();
+                ap_netpoll_break();
+                return;
+        } else {
+                m = NULL;
         }
         ap_sched_unlock();
         if (!m) {
@@ -402,6 +418,56 @@ static void retire_p(ApM *m)
                 ap_wakep();
 }
 
+/* A non-blocking poll by the owner of @p: what it readies goes to p's queue.  Skipped when
+ * nobody waits or an M blocked in the poller delivers the edges anyway. */
+static ApG *poll_local(ApP *p)
+{
+        ApG *list;
+
+        if (!ap_netpoll_pending() || ap_netpoll_blocked())
+                return NULL;
+        list = ap_netpoll_poll(0);
+        if (!list)
+                return NULL;
+        (void)ap_netpoll_ready_list(list);
+        return ap_runq_get(p);
+}
+
+/* The M that gave up its P blocks in the poller, if no other M does (Go's findrunnable): it
+ * comes back with ready tasks (then it takes an idle P for them, else they go to the global
+ * queue) or with a P handed over by startm().  False if another M polls already. */
+static bool netpoll_block(ApM *m)
+{
+        ApG *list;
+        ApP *p;
+
+        ap_sched_lock();
+        if (ap_sched.poll_m || atomic_load(&ap_sched.shutdown)) {
+                ap_sched_unlock();
+                return false;
+        }
+        ap_sched.poll_m = m;
+        ap_sched_unlock();
+
+        list = ap_netpoll_poll(-1);
+
+        ap_sched_lock();
+        if (ap_sched.poll_m == m)
+                ap_sched.poll_m = NULL;
+        p = atomic_exchange(&m->nextp, NULL);
+        if (p) {
+                m->spinning = m->start_spinning;
+                m->start_spinning = false;
+        } else if (list) {
+                p = ap_pidleget_locked();
+        }
+        ap_sched_unlock();
+        if (p)
+                ap_acquirep(m, p);
+        (void)ap_netpoll_ready_list(list);
+        return true;
+}
+
 static ApG *find_runnable(ApM *m)
 {
         ApP *p;
@@ -445,6 +511,8 @@ top:
                 return g;
         if ((g = ap_gq_get(p, AP_RT_RING / 2)))
                 return g;
+        if ((g = poll_local(p)))
+                return g;
 
         /* steal, unless enough threads are already looking */
         {
@@ -462,6 +530,9 @@ top:
 
                         for (int round = 0;; round++) {
                                 if ((g = steal_work(m)))
+                                        return g;
+                                if (round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1 &&
+                                    (g = poll_local(p)))
                                         return g;
                                 if (round == 2)
                                         until = ap_now_ns() + SPIN_NS;
@@ -515,6 +586,8 @@ top:
                         }
                 }
         }
+        if (ap_netpoll_pending() && netpoll_block(m))
+                goto top;
         stopm(m);
         goto top;
 }
@@ -585,6 +658,7 @@ void ap_sched_shutdown(void)
         }
         atomic_store(&ap_sched.nmidle, 0);
         ap_sched_unlock();
+        ap_netpoll_break();
         for (m = ap_sched.allm; m; m = m->all_next)
                 if (m->thread)
                         pthread_join(m->thread, NULL);

@@ -6,7 +6,8 @@
  *      takes removed Ps from blocking regions,
  *   3. retakes Ps left in blocking regions and hands them to other threads,
  *   4. detects hogs (a P whose dispatch counter has not moved for 10 ms): counts them, asks the
- *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work.
+ *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work,
+ *   5. polls the netpoller when tasks wait on it and nobody polled for 10 ms (netpoll.c).
  * It sleeps 50 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, until the
  * next timer deadline or without timeout) when every P is idle and nothing but timers is
  * pending, so that a program whose tasks all sleep costs one wake-up per deadline; after a
@@ -17,6 +18,7 @@
 #include <sys/prctl.h>
 
 #include "lib/runtime/internal.h"
+#include "lib/runtime/netpoll.h"
 #include "lib/runtime/runq.h"
 
 #define SM_MIN_NS 50000u
@@ -132,7 +134,7 @@ static bool all_idle(void)
 
         return atomic_load(&ap_sched.npidle) == np &&
                atomic_load(&ap_sched.req_gen) == atomic_load(&ap_sched.done_gen) &&
-               !ap_gq_nonempty();
+               !ap_gq_nonempty() && (!ap_netpoll_pending() || ap_netpoll_blocked());
 }
 
 static void *sysmon_main(void *arg)
@@ -218,6 +220,7 @@ static void *sysmon_main(void *arg)
                         (void)ap_timers_run(now);
                 acted = ap_resize_step(now);
                 acted |= retake(now);
+                acted |= ap_netpoll_sysmon(now);
                 if (acted || seq != atomic_load(&ap_sched.sm_wake)) {
                         idle = 0;
                         delay = SM_MIN_NS;

@@ -403,10 +403,14 @@ AUTOPROCS_API void autoprocs_block_begin(void)
 
         if (!m || !(g = m->curg) || g->in_block)
                 return;
+        if (!m->p) {
+                g->in_block = true;
+                return;
+        }
+        ap_blocking_enter(g); /* may park: the task can resume on another thread */
+        m = ap_cur_m();
         g->in_block = true;
         p = m->p;
-        if (!p)
-                return;
         m->oldp = p;
         m->p = NULL;
         atomic_store_explicit(&p->m, NULL, AP_RELAXED);
@@ -432,6 +436,7 @@ AUTOPROCS_API void autoprocs_block_end(void)
         m->oldp = NULL;
         if (!p)
                 return;
+        ap_blocking_leave();
         if (atomic_compare_exchange_strong_explicit(&p->status, &s, AP_P_RUNNING, AP_ACQUIRE,
                                                     AP_RELAXED)) {
                 ap_acquirep(m, p);

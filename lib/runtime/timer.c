@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Timers: one global binary min-heap of sleeping tasks under a spin lock, with the earliest
- * deadline published in an atomic so that "nothing due" costs one load.  No thread is held
- * while a task sleeps: the task parks in the heap; Ms at their scheduling points (the scheduler
- * loop, yield, task exit: ap_timers_poll) and the monitor (which sleeps until the next deadline
- * at the latest) fire due timers.  A worker puts what it wakes in its own queue, the monitor on
- * the global queue.
+ * Timers: one global binary min-heap under a spin lock, with the earliest deadline published in
+ * an atomic so that "nothing due" costs one load.  An entry is a sleeping task (readied when
+ * due) or a callback with an argument and a sequence number (the netpoller's deadlines); a
+ * callback timer has an owner record that tracks its heap slot, so that it can be stopped in
+ * O(log n) before it fires.  No thread is held while a task sleeps: the task parks in the heap;
+ * Ms at their scheduling points (the scheduler loop, yield, task exit: ap_timers_poll) and the
+ * monitor (which sleeps until the next deadline at the latest) fire due timers.  A worker puts
+ * what it wakes in its own queue, the monitor on the global queue.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -14,8 +16,14 @@
 
 typedef struct Timer {
         uint64_t when;
-        ApG *g;
+        ApG *g;                 /* a sleeping task, or NULL for a callback */
+        ApTimerFn fn;
+        void *arg;
+        uint64_t seq;
+        ApTimer *owner;         /* callback timers: its idx follows the entry */
 } Timer;
+
+#define FIRE_BATCH 64u
 
 static struct {
         ApSpin lock;
@@ -30,7 +38,14 @@ uint64_t ap_timer_next(void)
         return atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE);
 }
 
-static void sift_up(size_t i)
+static void place(size_t i, Timer t)
+{
+        tm.heap[i] = t;
+        if (t.owner)
+                t.owner->idx = (int64_t)i;
+}
+
+static size_t sift_up(size_t i)
 {
         Timer t = tm.heap[i];
 
@@ -39,10 +54,11 @@ static void sift_up(size_t i)
 
                 if (tm.heap[parent].when <= t.when)
                         break;
-                tm.heap[i] = tm.heap[parent];
+                place(i, tm.heap[parent]);
                 i = parent;
         }
-        tm.heap[i] = t;
+        place(i, t);
+        return i;
 }
 
 static void sift_down(size_t i)
@@ -58,44 +74,109 @@ static void sift_down(size_t i)
                         c++;
                 if (t.when <= tm.heap[c].when)
                         break;
-                tm.heap[i] = tm.heap[c];
+                place(i, tm.heap[c]);
                 i = c;
         }
-        tm.heap[i] = t;
+        place(i, t);
+}
+
+/* Remove entry @i (under tm.lock). */
+static void heap_remove(size_t i)
+{
+        if (tm.heap[i].owner)
+                tm.heap[i].owner->idx = -1;
+        if (--tm.n == i)
+                return;
+        place(i, tm.heap[tm.n]);
+        if (i > 0 && tm.heap[(i - 1) / 2].when > tm.heap[i].when)
+                (void)sift_up(i);
+        else
+                sift_down(i);
+}
+
+static void publish_next(void)
+{
+        atomic_store_explicit(&ap_timer_next_ns, tm.n ? tm.heap[0].when : UINT64_MAX, AP_RELEASE);
+}
+
+/* Grow the heap for one more entry (under tm.lock).  False without memory. */
+static bool heap_reserve(void)
+{
+        size_t cap;
+        Timer *h;
+
+        if (tm.n < tm.cap)
+                return true;
+        cap = tm.cap ? 2 * tm.cap : 256;
+        h = realloc(tm.heap, cap * sizeof(*h));
+        if (!h)
+                return false;
+        tm.heap = h;
+        tm.cap = cap;
+        return true;
+}
+
+/* Insert @t (under tm.lock); wakes the monitor when it is the earliest. */
+static void heap_push(Timer t)
+{
+        size_t i;
+
+        tm.heap[tm.n] = t;
+        i = sift_up(tm.n++);
+        atomic_store_explicit(&ap_timer_next_ns, tm.heap[0].when, AP_SEQ_CST);
+        /* only a monitor sleeping on a later deadline needs waking (sysmon.c); while every P
+         * runs it leaves timers to them and sleeps on */
+        if (i == 0) {
+                uint64_t until = atomic_load(&ap_sched.sm_until);
+
+                if (until != 0 && t.when < until)
+                        ap_sysmon_wake();
+        }
+}
+
+int ap_timer_start(ApTimer *timer, uint64_t when, ApTimerFn fn, void *arg, uint64_t seq)
+{
+        ap_spin_lock(&tm.lock);
+        if (timer->idx >= 0)
+                heap_remove((size_t)timer->idx);
+        if (!heap_reserve()) {
+                publish_next();
+                ap_spin_unlock(&tm.lock);
+                return -ENOMEM;
+        }
+        heap_push((Timer){ .when = when, .fn = fn, .arg = arg, .seq = seq, .owner = timer });
+        ap_spin_unlock(&tm.lock);
+        return 0;
+}
+
+bool ap_timer_stop(ApTimer *timer)
+{
+        bool removed = false;
+
+        if (atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE) == UINT64_MAX)
+                return false; /* nothing pending at all */
+        ap_spin_lock(&tm.lock);
+        if (timer->idx >= 0) {
+                heap_remove((size_t)timer->idx);
+                publish_next();
+                removed = true;
+        }
+        ap_spin_unlock(&tm.lock);
+        return removed;
 }
 
 /* Park the current task until @deadline (CLOCK_MONOTONIC ns). */
 void ap_timer_add(uint64_t deadline, ApG *g)
 {
-        bool earliest;
-
         ap_spin_lock(&tm.lock);
-        if (tm.n == tm.cap) {
-                size_t cap = tm.cap ? 2 * tm.cap : 256;
-                Timer *h = realloc(tm.heap, cap * sizeof(*h));
-
-                if (!h) {
-                        /* no memory for the heap: degrade to a yield-based wait */
-                        ap_spin_unlock(&tm.lock);
-                        while (ap_now_ns() < deadline)
-                                autoprocs_yield();
-                        return;
-                }
-                tm.heap = h;
-                tm.cap = cap;
+        if (!heap_reserve()) {
+                /* no memory for the heap: degrade to a yield-based wait */
+                ap_spin_unlock(&tm.lock);
+                while (ap_now_ns() < deadline)
+                        autoprocs_yield();
+                return;
         }
-        tm.heap[tm.n] = (Timer){ .when = deadline, .g = g };
-        sift_up(tm.n++);
-        earliest = tm.heap[0].g == g;
-        atomic_store_explicit(&ap_timer_next_ns, tm.heap[0].when, AP_SEQ_CST);
-        /* only a monitor sleeping on a later deadline needs waking (sysmon.c); while every P
-         * runs it leaves timers to them and sleeps on */
-        if (earliest) {
-                uint64_t until = atomic_load(&ap_sched.sm_until);
-
-                if (until != 0 && deadline < until)
-                        ap_sysmon_wake();
-        }
+        heap_push((Timer){ .when = deadline, .g = g });
         ap_park(&tm.lock);
 }
 
@@ -103,8 +184,9 @@ void ap_timer_add(uint64_t deadline, ApG *g)
  * at a scheduling point (no lock held): the earliest task woken goes to the P's runnext. */
 unsigned ap_timers_run_ex(uint64_t now, bool local)
 {
-        ApG *list = NULL, **tail = &list;
+        Timer batch[FIRE_BATCH];
         unsigned n = 0;
+        bool more;
 
         if (atomic_load_explicit(&ap_timer_next_ns, AP_ACQUIRE) > now) {
                 /* a worker saw nothing due: drop a stale flag (sysmon.c) */
@@ -112,31 +194,33 @@ unsigned ap_timers_run_ex(uint64_t now, bool local)
                         atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED);
                 return 0;
         }
-        ap_spin_lock(&tm.lock);
-        while (tm.n > 0 && tm.heap[0].when <= now) {
-                ApG *g = tm.heap[0].g;
+        do {
+                unsigned k = 0;
 
-                tm.heap[0] = tm.heap[--tm.n];
-                if (tm.n > 0)
-                        sift_down(0);
-                g->next = NULL;
-                *tail = g;
-                tail = &g->next;
-                n++;
-        }
-        atomic_store_explicit(&ap_timer_next_ns, tm.n ? tm.heap[0].when : UINT64_MAX, AP_RELEASE);
-        ap_spin_unlock(&tm.lock);
+                /* Copies of the due entries: a callback timer's owner may start it again as
+                 * soon as the lock is released. */
+                ap_spin_lock(&tm.lock);
+                while (tm.n > 0 && tm.heap[0].when <= now && k < FIRE_BATCH) {
+                        batch[k++] = tm.heap[0];
+                        heap_remove(0);
+                }
+                more = tm.n > 0 && tm.heap[0].when <= now;
+                publish_next();
+                ap_spin_unlock(&tm.lock);
+                for (unsigned i = 0; i < k; i++) {
+                        /* a worker runs the earliest next, the others follow in deadline order
+                         * behind the queued work (so a batch fired late still wakes in order) */
+                        bool next = local && n == 0 && i == 0;
+
+                        if (batch[i].g)
+                                ap_ready_ex(batch[i].g, next);
+                        else
+                                batch[i].fn(batch[i].arg, batch[i].seq, next);
+                }
+                n += k;
+        } while (more);
         if (atomic_load_explicit(&ap_sched.timers_due, AP_RELAXED))
                 atomic_store_explicit(&ap_sched.timers_due, 0, AP_RELAXED);
-        for (bool first = true; list; first = false) {
-                ApG *g = list;
-
-                list = g->next;
-                g->next = NULL;
-                /* a worker runs the earliest next, the others follow in deadline order behind
-                 * the queued work (so a batch fired late still wakes in order) */
-                ap_ready_ex(g, local && first);
-        }
         return n;
 }
 
