@@ -173,7 +173,7 @@ START_TEST(test_10k_connections_resizing)
         int status;
         socklen_t len = sizeof(S.addr);
 
-        S.n = fit_fds(AP_TSAN ? 1500 : 10000);
+        S.n = fit_fds(getenv("AP_STRESS_N") ? (unsigned)atoi(getenv("AP_STRESS_N")) : AP_TSAN ? 1500 : 10000);
         ck_assert_uint_ge(S.n, 1000);
         S.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         S.addr = (struct sockaddr_in){ .sin_family = AF_INET,

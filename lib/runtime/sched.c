@@ -433,13 +433,13 @@ static ApG *poll_local(ApP *p)
         return ap_runq_get(p);
 }
 
-/* The M that gave up its P blocks in the poller, if no other M does (Go's findrunnable): it
- * comes back with ready tasks (then it takes an idle P for them, else they go to the global
- * queue) or with a P handed over by startm().  False if another M polls already. */
+/* The M that gave up its P blocks in the poller, if no other M does (Go's findrunnable), and
+ * keeps polling until it has a P: one handed over by startm(), or an idle one it takes for the
+ * tasks it readied (those go to the global queue while no P is idle).  It stops polling when
+ * nobody waits on the poller any more.  False if another M polls already. */
 static bool netpoll_block(ApM *m)
 {
-        ApG *list;
-        ApP *p;
+        ApP *p = NULL;
 
         ap_sched_lock();
         if (ap_sched.poll_m || atomic_load(&ap_sched.shutdown)) {
@@ -449,23 +449,28 @@ static bool netpoll_block(ApM *m)
         ap_sched.poll_m = m;
         ap_sched_unlock();
 
-        list = ap_netpoll_poll(-1);
+        for (;;) {
+                ApG *list = ap_netpoll_poll(-1);
+                bool done;
 
-        ap_sched_lock();
-        if (ap_sched.poll_m == m)
-                ap_sched.poll_m = NULL;
-        p = atomic_exchange(&m->nextp, NULL);
-        if (p) {
-                m->spinning = m->start_spinning;
-                m->start_spinning = false;
-        } else if (list) {
-                p = ap_pidleget_locked();
+                ap_sched_lock();
+                p = atomic_exchange(&m->nextp, NULL);
+                if (p) {
+                        m->spinning = m->start_spinning;
+                        m->start_spinning = false;
+                } else if (list) {
+                        p = ap_pidleget_locked();
+                }
+                done = p || atomic_load(&ap_sched.shutdown) || !ap_netpoll_pending();
+                if (done)
+                        ap_sched.poll_m = NULL;
+                ap_sched_unlock();
+                if (p)
+                        ap_acquirep(m, p);
+                (void)ap_netpoll_ready_list(list);
+                if (done)
+                        return true;
         }
-        ap_sched_unlock();
-        if (p)
-                ap_acquirep(m, p);
-        (void)ap_netpoll_ready_list(list);
-        return true;
 }
 
 static ApG *find_runnable(ApM *m)
