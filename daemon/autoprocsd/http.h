@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP layer of autoprocsd: libmicrohttpd with its internal polling thread on epoll, one
- * server per listening socket.  It knows methods and status codes, not metrics: a route callback
- * produces each body.  GET and HEAD only (HEAD: same headers, no body); any other method gets 405
- * with "Allow: GET, HEAD"; a path the callback does not know gets 404.  Keep-alive works: the
- * answer is queued on the second call of the access handler (0.9.75 closes the connection when
- * one answers on the first).  Limits: 64 connections, 16 per client address, 10 s idle timeout.
- * The callback runs on a server thread and must never block on the runtime.
+ * The HTTP layer of autoprocsd: libmicrohttpd in external epoll mode driven by tasks of the
+ * embedded runtime (http-serve.c), so that all of the daemon's work runs on the processors it
+ * sizes.  It knows methods and status codes, not metrics: a route callback produces each body.
+ * GET and HEAD only (HEAD: same headers, no body); any other method gets 405 with
+ * "Allow: GET, HEAD"; a path the callback does not know gets 404; a request target with "%00",
+ * an HTTP/1.1 request without Host, or a request line that is not one (binary bytes, a NUL)
+ * gets 400 and the connection is closed.  Keep-alive works: the answer is queued on the second
+ * call of the access handler (0.9.75 closes the connection when one answers on the first).
+ * Slow and idle clients (http-conns.h): a request's headers must be complete 5 s after the
+ * connection (or 10 s after the previous answer, keep-alive), an answer sent within 10 s, and
+ * libmicrohttpd's own 10 s silence timeout stays; up to 4096 connections (fewer when the fd
+ * limit, raised to its hard value, is lower), a quarter of them per client address, and a full
+ * table or address makes room by closing its oldest waiting connection.  The callback runs in a
+ * runtime task and must not block for long.
  */
 #pragma once
 

@@ -6,8 +6,8 @@
  *   main thread   configuration, sockets, signals (signalfd), systemd notifications, watchdog;
  *   runtime       autoprocs_init() sizes the embedded M:N runtime to the daemon's own cgroup and
  *                 keeps it sized; one task per target probes every interval (targets.c);
- *   HTTP threads  libmicrohttpd, one per listening socket, render from the snapshot store
- *                 (references taken under a short mutex), never waiting for the runtime.
+ *   HTTP tasks    libmicrohttpd driven by runtime tasks on the netpoller (http-serve.c), render
+ *                 from the snapshot store (references taken under a short mutex).
  *
  * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 a runtime failure (cannot listen, cannot start the
  * runtime), 2 invalid configuration (one line on stderr naming the argument, variable or file).
@@ -392,6 +392,9 @@ static void wait_ready(uint64_t timeout_ns)
  * filesystem under root:DIR, a FIFO): the orderly stop gets this long, then we leave anyway. */
 #define STOP_GRACE_NS (1800ull * 1000 * 1000)
 
+/* What the orderly stop is doing now, for the guard's message. */
+static _Atomic(const char *) stop_step = "handling the signal";
+
 static void *stop_guard(void *arg)
 {
         struct timespec ts = { .tv_sec = STOP_GRACE_NS / 1000000000ull,
@@ -400,8 +403,9 @@ static void *stop_guard(void *arg)
         (void)arg;
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
-        ap_daemon_log(AUTOPROCS_LOG_WARNING, "stopping", NULL, "a probe is stuck in a read; "
-                      "exiting without waiting for it");
+        ap_daemon_log(AUTOPROCS_LOG_WARNING, "stopping", NULL, "the stop took over %.1f s, "
+                      "stuck %s; exiting without waiting", (double)STOP_GRACE_NS / 1e9,
+                      atomic_load(&stop_step));
         _exit(EXIT_SUCCESS);
         return NULL;
 }
@@ -635,10 +639,14 @@ int main(int argc, char **argv)
         (void)ap_notify(state);
         exit_code = serve(sfd, &args, &config, url);
 out:
+        /* the HTTP tasks first: the runtime's shutdown waits for every task */
+        atomic_store(&stop_step, "closing the HTTP connections");
+        http = ap_http_free(http);
+        atomic_store(&stop_step, "stopping the probes (one is blocked in a read)");
         if (D.targets)
                 ap_targets_stop_all(D.targets);
+        atomic_store(&stop_step, "waiting for the runtime's tasks to finish");
         autoprocs_shutdown();
-        http = ap_http_free(http);
         D.targets = ap_targets_free(D.targets);
         for (size_t i = 0; i < AP_ELEMENTSOF(D.cache); i++)
                 free(D.cache[i].body);

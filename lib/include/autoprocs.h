@@ -357,6 +357,10 @@ AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen
 /** Wake the tasks waiting on @fd (they get -ECANCELED), forget it, close(2) it.
  *  @retval 0  @retval -errno of close(2) */
 AUTOPROCS_API int autoprocs_fd_close(int fd);
+/** Stop watching @fd without closing it (before handing it to code that closes it itself, such
+ *  as a library with its own event loop): its waiters get -ECANCELED.  It stays non-blocking.
+ *  @retval 0  @retval -EBADF */
+AUTOPROCS_API int autoprocs_fd_release(int fd);
 
 typedef struct autoprocs_chan autoprocs_chan;
 /** A channel of @capacity elements (0 = unbuffered) of @elem_size bytes (1 .. 65536). */

@@ -256,6 +256,14 @@ AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen
         }
 }
 
+AUTOPROCS_API int autoprocs_fd_release(int fd)
+{
+        if (fd < 0)
+                return -EBADF;
+        ap_netpoll_forget(fd);
+        return 0;
+}
+
 AUTOPROCS_API int autoprocs_fd_close(int fd)
 {
         if (fd < 0)
