@@ -203,7 +203,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 {
         int saved = errno;
         ApM *m;
-        uint64_t pause;
+        uint64_t now, pause;
 
         (void)sig;
         (void)si;
@@ -222,7 +222,12 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
                 ap_tls_locks |= AP_TLS_PACE_DEFERRED;
                 goto out;
         }
-        pause = charge(m, ap_now_ns(), true);
+        now = ap_now_ns();
+        /* a thread that charged at a scheduling point lately is paced there, where a due
+         * timer can end its hold: the signal is for tasks that reach none */
+        if (now - m->pace_mono < 2 * atomic_load_explicit(&ap_pace.check_ns, AP_RELAXED))
+                goto out;
+        pause = charge(m, now, true);
         if (pause > 0)
                 hold(m, pause, true);
 out:
