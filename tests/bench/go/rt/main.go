@@ -42,7 +42,6 @@ var benches = map[string]bench{
 	"skynet":         {1000000, skynet},
 	"parked_memory":  {100000, parkedMemory},
 	"resize_latency": {200, resizeLatency},
-	"throttle_probe": {2000, throttleProbe},
 }
 
 func usage() {
