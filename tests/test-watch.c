@@ -91,6 +91,36 @@ START_TEST(test_limit_sequence)
 }
 END_TEST
 
+/* The pacing feedback's counters come from the cpu.stat of the cgroup whose limit binds. */
+START_TEST(test_cpu_stat_of_binding_cgroup)
+{
+        ApWatch *w;
+        uint64_t periods = 0, throttled = 0, usage = 0;
+
+        ap_test_write(tree, "sys/fs/cgroup/app.slice/app.service/cpu.stat",
+                      "usage_usec 5000\nnr_periods 10\nnr_throttled 1\nthrottled_usec 7\n");
+        ap_test_write(tree, "sys/fs/cgroup/app.slice/cpu.stat",
+                      "usage_usec 9000\nnr_periods 40\nnr_throttled 4\nthrottled_usec 9\n");
+        w = watch_new(AUTOPROCS_POLICY_CEIL);
+        ck_assert_int_eq(ap_watch_cpu_stat(w, &periods, &throttled, &usage), 0);
+        ck_assert_uint_eq(periods, 10);
+        ck_assert_uint_eq(throttled, 1);
+        ck_assert_uint_eq(usage, 5000000);
+        /* the parent binds now: its counters */
+        ap_test_write(tree, PARENT, "60000 200000\n");
+        (void)tick(w);
+        ck_assert_int_eq(ap_watch_cpu_stat(w, &periods, &throttled, &usage), 0);
+        ck_assert_uint_eq(periods, 40);
+        ck_assert_uint_eq(throttled, 4);
+        /* no limit: nothing to pace to, no counters */
+        ap_test_write(tree, LEAF, "max 100000\n");
+        ap_test_write(tree, PARENT, "max 100000\n");
+        (void)tick(w);
+        ck_assert_int_eq(ap_watch_cpu_stat(w, &periods, &throttled, &usage), -ENODATA);
+        ap_watch_free(w);
+}
+END_TEST
+
 START_TEST(test_policy_applies)
 {
         ApWatch *w = watch_new(AUTOPROCS_POLICY_GO125);
@@ -303,6 +333,7 @@ static Suite *suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_limit_sequence);
         tcase_add_test(tc, test_policy_applies);
+        tcase_add_test(tc, test_cpu_stat_of_binding_cgroup);
         tcase_add_test(tc, test_moved_to_another_cgroup);
         tcase_add_test(tc, test_file_vanishes);
         tcase_add_test(tc, test_garbage_never_resizes);
