@@ -700,9 +700,10 @@ int ap_cgroup_model_for_dir(const ApProbeRoot *root, const char *dir, ApCgroupMo
         else if ((r = ap_mountinfo_parse(mi, mi_len, path, &m.mounts, warn)) < 0)
                 goto fail;
         if (ap_path_has_dotdot(abs)) {
+                /* Not a cgroup we can name: a failure, never "no limit". */
                 ap_warn(warn, "%s: cgroup directory with a \"..\" component", dir);
-                *ret = m;
-                return 0;
+                r = -EINVAL;
+                goto fail;
         }
         for (size_t i = 0; i < m.mounts.n; i++) {
                 const char *rest;

@@ -364,6 +364,8 @@ END_TEST
 START_TEST(test_publish)
 {
         char name[256], *dir, *content, path[4300], buf[512];
+        ApPublishDir *pd = NULL;
+        struct stat st;
         FILE *f;
         size_t n;
 
@@ -386,7 +388,8 @@ START_TEST(test_publish)
                                   "OPENBLAS_NUM_THREADS=3\nMKL_NUM_THREADS=3\nUV_THREADPOOL_SIZE=3\n"
                                   "AUTOPROCS_LIMIT_CPUS=2.500\n");
         dir = ap_test_fixture_copy(NULL);
-        ck_assert_int_eq(ap_publish_write(dir, "pid:42", content), 0);
+        ck_assert_int_eq(ap_publish_dir_open(dir, &pd), 0);
+        ck_assert_int_eq(ap_publish_write(pd, "pid:42", content), 0);
         snprintf(path, sizeof(path), "%s/pid_42.env", dir);
         f = fopen(path, "re");
         ck_assert_ptr_nonnull(f);
@@ -394,8 +397,28 @@ START_TEST(test_publish)
         buf[n] = '\0';
         fclose(f);
         ck_assert_str_eq(buf, content);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0644);
+        /* A symlink planted at the final name is replaced, its target never written. */
+        snprintf(path, sizeof(path), "%s/outside", dir);
+        ap_test_write(dir, "outside", "secret\n");
+        ck_assert_int_eq(chmod(path, 0600), 0);
+        snprintf(path, sizeof(path), "%s/self.env", dir);
+        ck_assert_int_eq(symlink("outside", path), 0);
+        ck_assert_int_eq(ap_publish_write(pd, "self", content), 0);
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        snprintf(path, sizeof(path), "%s/outside", dir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0600);
+        ck_assert_int_eq(st.st_size, 7);
         free(content);
-        ck_assert_int_lt(ap_publish_write("/nonexistent-dir", "self", "x"), 0);
+        pd = ap_publish_dir_unref(pd);
+        ck_assert_int_lt(ap_publish_dir_open("/nonexistent-dir", &pd), 0);
+        /* The directory itself must not be a symlink. */
+        snprintf(path, sizeof(path), "%s/link", dir);
+        ck_assert_int_eq(symlink(".", path), 0);
+        ck_assert_int_eq(ap_publish_dir_open(path, &pd), -ELOOP);
         ap_test_rmtree(dir);
 }
 END_TEST

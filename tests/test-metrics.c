@@ -368,7 +368,11 @@ START_TEST(test_limits_json)
         a->json = strdup("{\"target\":\"self\",\"procs\":2}");
         ck_assert_int_eq(ap_limits_render_json(&snap, &text, &len), 0);
         ck_assert_str_eq(text, "[{\"target\":\"self\",\"procs\":2},"
-                               "{\"target\":\"pid:\\\"7\",\"error\":\"not probed yet\"}]\n");
+                               "{\"target\":\"pid:\\\"7\",\"cgroup_version\":null,\"cgroup_path\":null,"
+                               "\"limit\":null,\"limit_file\":null,\"affinity_cpus\":null,"
+                               "\"affinity_source\":null,\"procs\":null,\"policy\":null,"
+                               "\"throttling\":null,\"pressure\":null,\"warnings\":[],"
+                               "\"error\":\"not probed yet\"}]\n");
         free(text);
         snap.n_samples = 0;
         ck_assert_int_eq(ap_limits_render_json(&snap, &text, &len), 0);
@@ -376,6 +380,36 @@ START_TEST(test_limits_json)
         free(text);
         ap_sample_unref(a);
         ap_sample_unref(b);
+}
+END_TEST
+
+/* A lost target's object has the keys of a found one: those autoprocs_facts_to_json() writes. */
+START_TEST(test_limits_fields)
+{
+        autoprocs_config *c = NULL;
+        autoprocs_facts *facts = NULL;
+        char *json = NULL, root[4200];
+        const char *p;
+        size_t k = 0;
+
+        snprintf(root, sizeof(root), "%s/tests/fixtures/v2-quota-1.5", AP_SOURCE_ROOT);
+        ck_assert_int_eq(autoprocs_config_new(&c), 0);
+        ck_assert_int_eq(autoprocs_config_set_root(c, root), 0);
+        ck_assert_int_eq(autoprocs_detect(c, &facts), 0);
+        ck_assert_int_eq(autoprocs_facts_to_json(facts, &json), 0);
+        /* Each field, in order (tests/abuse/test-abuse-lost.py compares whole key sets). */
+        p = json;
+        for (k = 0; k < sizeof(ap_limits_detect_fields) / sizeof(ap_limits_detect_fields[0]); k++) {
+                char key[64];
+
+                snprintf(key, sizeof(key), "\"%s\":", ap_limits_detect_fields[k]);
+                p = strstr(p, key);
+                ck_assert_msg(p != NULL, "%s missing or out of order in %s", key, json);
+        }
+        ck_assert_uint_eq(k, sizeof(ap_limits_detect_fields) / sizeof(ap_limits_detect_fields[0]));
+        free(json);
+        autoprocs_facts_free(facts);
+        autoprocs_config_free(c);
 }
 END_TEST
 
@@ -400,6 +434,7 @@ static Suite *metrics_suite(void)
         TCase *tc = tcase_create("render");
 
         tcase_add_test(tc, test_golden_prometheus);
+        tcase_add_test(tc, test_limits_fields);
         tcase_add_test(tc, test_golden_openmetrics);
         tcase_add_test(tc, test_escape);
         tcase_add_test(tc, test_unprobed_and_unlimited);

@@ -34,6 +34,7 @@
 #include "daemon/autoprocsd/metrics.h"
 #include "daemon/autoprocsd/notify.h"
 #include "daemon/autoprocsd/reloader.h"
+#include "daemon/common/publish.h"
 #include "daemon/autoprocsd/targets.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/clock.h"
@@ -175,6 +176,30 @@ static int route_limits(ApHttpReply *reply)
         return 0;
 }
 
+/* 503 until every target has been probed once, and while a target's --publish file cannot be
+ * written (the application next to us would read a stale or no file). */
+static int route_readyz(ApHttpReply *reply)
+{
+        char *label = NULL, *text = NULL;
+        int r;
+
+        if (!ap_targets_ready(D.targets))
+                return reply_text(reply, 503, "not ready: first probe pending\n");
+        r = ap_targets_publish_failing(D.targets, &label);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return reply_text(reply, 200, "ready\n");
+        if (asprintf(&text, "not ready: the --publish file of target %s cannot be written\n", label) < 0)
+                text = NULL;
+        free(label);
+        if (!text)
+                return -ENOMEM;
+        r = reply_text(reply, 503, text);
+        free(text);
+        return r;
+}
+
 static int route(const char *path, const char *accept, ApHttpReply *reply, void *userdata)
 {
         (void)userdata;
@@ -183,8 +208,7 @@ static int route(const char *path, const char *accept, ApHttpReply *reply, void 
         if (strcmp(path, "/healthz") == 0)
                 return reply_text(reply, 200, "ok\n");
         if (strcmp(path, "/readyz") == 0)
-                return ap_targets_ready(D.targets) ? reply_text(reply, 200, "ready\n") :
-                                                     reply_text(reply, 503, "not ready: first probe pending\n");
+                return route_readyz(reply);
         if (strcmp(path, "/v1/limits") == 0)
                 return route_limits(reply);
         return -ENOENT;
@@ -274,21 +298,20 @@ static int open_sockets(const ApDaemonConfig *c, int **ret_fds, size_t *ret_n)
 
 static int check_publish_dir(const char *dir, char **ret_error)
 {
-        struct stat st;
+        ApPublishDir *pd = NULL;
+        int r;
 
         if (!dir)
                 return 0;
-        if (stat(dir, &st) < 0) {
-                if (asprintf(ret_error, "--publish %s: %s", dir, strerror(errno)) < 0)
-                        *ret_error = NULL;
-                return -EINVAL;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-                if (asprintf(ret_error, "--publish %s: not a directory", dir) < 0)
-                        *ret_error = NULL;
-                return -EINVAL;
-        }
-        return 0;
+        /* Opened as the targets will open it: O_DIRECTORY | O_NOFOLLOW (publish.h). */
+        r = ap_publish_dir_open(dir, &pd);
+        ap_publish_dir_unref(pd);
+        if (r == 0)
+                return 0;
+        if (asprintf(ret_error, "--publish %s: %s", dir, r == -ELOOP ? "a symbolic link (give the directory "
+                     "it points to)" : r == -ENOTDIR ? "not a directory" : strerror(-r)) < 0)
+                *ret_error = NULL;
+        return -EINVAL;
 }
 
 static int apply_config(const ApDaemonConfig *c)

@@ -495,6 +495,14 @@ static void render_targets(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap
                                 target_sample_with(&f, s, "probe", ap_probe_kind_to_string((ApProbeKind)k),
                                                    (double)s->probe_errors[k]);
         }
+        family_begin(&f, b, fmt, "autoprocs_publish_errors_total", FAMILY_COUNTER,
+                     "Writes of a target's --publish file that failed.");
+        for (size_t j = 0; j < snap->n_samples; j++) {
+                const ApSample *s = snap->samples[j];
+
+                if (s->has_publish && (!s->is_container || s->publish_errors))
+                        target_sample(&f, s, (double)s->publish_errors);
+        }
 }
 
 /* Discovered containers: where each value comes from; discovery targets: what they follow. */
@@ -637,6 +645,11 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
  * /v1/limits
  * ------------------------------------------------------------------------------------------- */
 
+const char *const ap_limits_detect_fields[11] = {
+        "cgroup_version", "cgroup_path", "limit", "limit_file", "affinity_cpus", "affinity_source",
+        "procs", "policy", "throttling", "pressure", "warnings",
+};
+
 int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_len)
 {
         ApBuf b = AP_BUF_NULL;
@@ -653,6 +666,10 @@ int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_l
                 }
                 ap_buf_puts(&b, "{\"target\":");
                 ap_buf_json_string_or_null(&b, s->target);
+                /* The fields of a found target, unknown: a consumer reads the same keys always. */
+                for (size_t k = 0; k < AP_ELEMENTSOF(ap_limits_detect_fields); k++)
+                        ap_buf_printf(&b, ",\"%s\":%s", ap_limits_detect_fields[k],
+                                      strcmp(ap_limits_detect_fields[k], "warnings") == 0 ? "[]" : "null");
                 ap_buf_puts(&b, ",\"error\":");
                 ap_buf_json_string_or_null(&b, !s->probed ? "not probed yet" : s->error ? s->error : "target not found");
                 ap_buf_puts(&b, "}");

@@ -84,6 +84,9 @@ typedef struct ApSample {
 
         uint64_t resizes_up, resizes_down;
         uint64_t probe_errors[AP_PROBE_KIND_MAX];
+        bool has_publish;              /* --publish is on: autoprocs_publish_errors_total */
+        bool publish_failing;          /* its last --publish write failed (/readyz 503) */
+        uint64_t publish_errors;
 
         char *json;                    /* facts as JSON (one object, with "target"); may be NULL */
 
@@ -141,8 +144,12 @@ ApMetricsFormat ap_metrics_negotiate(const char *accept);
 int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_text,
                       size_t *ret_len);
 
-/* Render @snap's samples as the /v1/limits JSON array (each sample's json, or a minimal object
- * with "target" and "error" for one never probed successfully).  @retval 0  @retval -ENOMEM */
+/* The top-level fields of `autoprocs detect --json` (autoprocs_facts_to_json), in its order. */
+extern const char *const ap_limits_detect_fields[11];
+
+/* Render @snap's samples as the /v1/limits JSON array: each sample's json, or for a target not
+ * found (or not probed yet) "target", every ap_limits_detect_fields null ("warnings": []) and
+ * "error".  @retval 0  @retval -ENOMEM */
 int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_len);
 
 /* Append @s to @buf as a label value escaped for both formats (\\, \", \n). Exposed for tests. */

@@ -45,6 +45,7 @@ typedef struct ApTarget {
         uint64_t probe_errors[AP_PROBE_KIND_MAX];
         char *published;              /* content of the last --publish write that succeeded */
         bool publish_failed;
+        uint64_t publish_errors;      /* --publish writes that failed */
 
         ApSample *sample;             /* current; guarded by set->lock */
 
@@ -63,7 +64,7 @@ struct ApTargets {
         atomic_uint_least64_t last_publish_ns;
         uint64_t interval_ns;
         autoprocs_policy policy;
-        char *publish_dir;
+        ApPublishDir *publish;        /* --publish DIR, opened once; NULL = none */
         char *pod_logs_dir;
 };
 
@@ -193,8 +194,9 @@ static void describe_limit(const ApTarget *t, char *buf, size_t size)
                                t->affinity, t->procs);
 }
 
-static void publish(ApTarget *t, const char *dir)
+static void publish(ApTarget *t, const ApPublishDir *pd)
 {
+        const char *dir = ap_publish_dir_path(pd);
         char *content;
         int r;
 
@@ -206,8 +208,9 @@ static void publish(ApTarget *t, const char *dir)
                 free(content);
                 return;
         }
-        r = ap_publish_write(dir, t->spec.label, content);
+        r = ap_publish_write(pd, t->spec.label, content);
         if (r < 0) {
+                t->publish_errors++;
                 if (!t->publish_failed)
                         ap_daemon_log(AUTOPROCS_LOG_WARNING, "publish-failed", t->spec.label,
                                       "target %s: cannot write its file in %s: %s", t->spec.label, dir,
@@ -397,7 +400,7 @@ static void sample_set_counters(ApSample *s, const ApTarget *t)
 }
 
 /* Read everything about @t; returns the new sample (NULL on ENOMEM). */
-static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish_dir)
+static ApSample *probe(ApTarget *t, autoprocs_policy policy, const ApPublishDir *publish_dir)
 {
         bool had_throttling = t->has_throttling, had_pressure = t->has_pressure;
         ProbeRead pr;
@@ -426,6 +429,9 @@ static ApSample *probe(ApTarget *t, autoprocs_policy policy, const char *publish
         }
         autoprocs_facts_free(pr.facts);
         sample_set_counters(s, t);
+        s->has_publish = publish_dir != NULL;
+        s->publish_errors = t->publish_errors;
+        s->publish_failing = publish_dir && t->publish_failed;
         return s;
 }
 
@@ -447,19 +453,18 @@ static void tick(ApTarget *t)
 {
         ApTargets *set = t->set;
         autoprocs_policy policy;
-        char *dir = NULL;
+        ApPublishDir *dir;
         ApSample *s;
 
         pthread_mutex_lock(&set->lock);
         policy = set->policy;
-        if (set->publish_dir)
-                dir = strdup(set->publish_dir);
+        dir = ap_publish_dir_ref(set->publish);
         pthread_mutex_unlock(&set->lock);
 
         pthread_mutex_lock(&t->probe_lock);
         s = probe(t, policy, dir);
         pthread_mutex_unlock(&t->probe_lock);
-        free(dir);
+        ap_publish_dir_unref(dir);
         if (s)
                 store(t, s);
 }
@@ -670,7 +675,7 @@ ApTargets *ap_targets_free(ApTargets *set)
         for (size_t i = 0; i < set->n; i++)
                 target_free(set->targets[i]);
         free(set->targets);
-        free(set->publish_dir);
+        ap_publish_dir_unref(set->publish);
         free(set->pod_logs_dir);
         pthread_mutex_destroy(&set->lock);
         free(set);
@@ -679,21 +684,32 @@ ApTargets *ap_targets_free(ApTargets *set)
 
 int ap_targets_set_options(ApTargets *set, const ApTargetsOptions *opts)
 {
-        char *dir = NULL, *logs = NULL;
+        ApPublishDir *dir = NULL, *old;
+        char *logs = NULL;
+        int r;
 
-        if ((opts->publish_dir && !(dir = strdup(opts->publish_dir))) ||
-            (opts->pod_logs_dir && !(logs = strdup(opts->pod_logs_dir)))) {
-                free(dir);
+        if (opts->publish_dir) {
+                pthread_mutex_lock(&set->lock);
+                /* The same path keeps its fd (a reload does not reopen it). */
+                if (set->publish && strcmp(ap_publish_dir_path(set->publish), opts->publish_dir) == 0)
+                        dir = ap_publish_dir_ref(set->publish);
+                pthread_mutex_unlock(&set->lock);
+                if (!dir && (r = ap_publish_dir_open(opts->publish_dir, &dir)) < 0)
+                        return r;
+        }
+        if (opts->pod_logs_dir && !(logs = strdup(opts->pod_logs_dir))) {
+                ap_publish_dir_unref(dir);
                 return -ENOMEM;
         }
         pthread_mutex_lock(&set->lock);
         set->interval_ns = opts->interval_ns;
         set->policy = opts->policy;
-        free(set->publish_dir);
-        set->publish_dir = dir;
+        old = set->publish;
+        set->publish = dir;
         free(set->pod_logs_dir);
         set->pod_logs_dir = logs; /* for targets started from now on */
         pthread_mutex_unlock(&set->lock);
+        ap_publish_dir_unref(old);
         return 0;
 }
 
@@ -841,6 +857,18 @@ bool ap_targets_ready(ApTargets *set)
                 ready = set->targets[i]->sample->probed;
         pthread_mutex_unlock(&set->lock);
         return ready;
+}
+
+int ap_targets_publish_failing(ApTargets *set, char **ret_label)
+{
+        int r = 0;
+
+        pthread_mutex_lock(&set->lock);
+        for (size_t i = 0; i < set->n && r == 0; i++)
+                if (set->targets[i]->sample->publish_failing)
+                        r = (*ret_label = strdup(set->targets[i]->spec.label)) ? 1 : -ENOMEM;
+        pthread_mutex_unlock(&set->lock);
+        return r;
 }
 
 uint64_t ap_targets_last_publish_ns(ApTargets *set)

@@ -39,7 +39,8 @@ int ap_targets_new(const ApTargetsOptions *opts, ApTargets **ret);
 /* Stops every target first (ap_targets_stop_all). */
 ApTargets *ap_targets_free(ApTargets *set);
 
-/* Change the options (reload).  @retval 0  @retval -ENOMEM */
+/* Change the options (reload); a new publish directory is opened here (publish.h).
+ * @retval 0  @retval -ENOMEM  @retval -errno the publish directory cannot be opened */
 int ap_targets_set_options(ApTargets *set, const ApTargetsOptions *opts);
 
 /*
@@ -65,6 +66,9 @@ void ap_targets_snapshot_free(ApSample **samples, size_t n);
 
 /* True when every target has completed its first probe. */
 bool ap_targets_ready(ApTargets *set);
+/* Does a target's --publish file fail to be written (its last attempt failed)?  Its label into
+ * *@ret_label (malloc'd).  @retval 1 yes  @retval 0 no  @retval -ENOMEM */
+int ap_targets_publish_failing(ApTargets *set, char **ret_label);
 /* CLOCK_MONOTONIC ns of the last sample published (0: none yet): the watchdog's sign of life. */
 uint64_t ap_targets_last_publish_ns(ApTargets *set);
 size_t ap_targets_count(ApTargets *set);

@@ -4,10 +4,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/common/procs-env.h"
@@ -60,10 +64,96 @@ char *ap_publish_content(const char *target, unsigned procs, bool has_limit, dou
         return s;
 }
 
-int ap_publish_write(const char *dir, const char *target, const char *content)
+struct ApPublishDir {
+        atomic_uint refs;
+        int fd;
+        char *path;
+};
+
+int ap_publish_dir_open(const char *path, ApPublishDir **ret)
+{
+        ApPublishDir *d;
+        int fd;
+
+        if (!path || !ret)
+                return -EINVAL;
+        /* O_NOFOLLOW: the directory named is the one used, not where a symlink points (a volume
+         * another container can write to could swap it). */
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                struct stat st;
+                int r = AP_NEG_ERRNO();
+
+                /* O_DIRECTORY says ENOTDIR for a symlink too: tell them apart for the message. */
+                if (r == -ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+                        r = -ELOOP;
+                return r;
+        }
+        d = calloc(1, sizeof(*d));
+        if (!d || !(d->path = strdup(path))) {
+                free(d);
+                (void)close(fd);
+                return -ENOMEM;
+        }
+        d->fd = fd;
+        atomic_init(&d->refs, 1);
+        *ret = d;
+        return 0;
+}
+
+ApPublishDir *ap_publish_dir_ref(ApPublishDir *d)
+{
+        if (d)
+                atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
+        return d;
+}
+
+ApPublishDir *ap_publish_dir_unref(ApPublishDir *d)
+{
+        if (d && atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1) {
+                (void)close(d->fd);
+                free(d->path);
+                free(d);
+        }
+        return NULL;
+}
+
+const char *ap_publish_dir_path(const ApPublishDir *d)
+{
+        return d->path;
+}
+
+/* A fresh temporary file in the directory: ".<name>.<16 random hex>.tmp", created with O_EXCL
+ * (whatever sits at that name, a file, a hard link, a symlink, makes it fail and another name is
+ * drawn), never followed.  Its name into @tmp. */
+static int create_temp(int dfd, const char *name, char *tmp, size_t size)
+{
+        for (int attempt = 0; attempt < 16; attempt++) {
+                uint64_t rnd;
+                int fd;
+
+                if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+                        struct timespec ts;
+
+                        /* No entropy yet (early boot): time and a counter; O_EXCL keeps it safe. */
+                        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+                        rnd = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+                              ((uint64_t)getpid() << 40) ^ (uint64_t)attempt;
+                }
+                (void)snprintf(tmp, size, ".%s.%016llx.tmp", name, (unsigned long long)rnd);
+                fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd >= 0)
+                        return fd;
+                if (errno != EEXIST)
+                        return AP_NEG_ERRNO();
+        }
+        return -EEXIST;
+}
+
+int ap_publish_write(const ApPublishDir *dir, const char *target, const char *content)
 {
         char name[256], tmp[300];
-        _cleanup_close_ int dfd = -1, fd = -1;
+        _cleanup_close_ int fd = -1;
         size_t len = strlen(content);
         ssize_t n;
         int r;
@@ -71,13 +161,10 @@ int ap_publish_write(const char *dir, const char *target, const char *content)
         r = ap_publish_file_name(target, name, sizeof(name));
         if (r < 0)
                 return r;
-        (void)snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return AP_NEG_ERRNO();
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = create_temp(dir->fd, name, tmp, sizeof(tmp));
         if (fd < 0)
-                return AP_NEG_ERRNO();
+                return fd;
+        /* Our own new file: 0644 whatever the umask. */
         if (fchmod(fd, 0644) < 0)
                 goto fail;
         n = write(fd, content, len);
@@ -88,11 +175,13 @@ int ap_publish_write(const char *dir, const char *target, const char *content)
         }
         if (close(AP_TAKE_FD(fd)) < 0)
                 goto fail;
-        if (renameat(dfd, tmp, dfd, name) < 0)
+        /* rename() replaces the entry <name> itself: a symlink or hard link planted there is
+         * dropped, its target never written. */
+        if (renameat(dir->fd, tmp, dir->fd, name) < 0)
                 goto fail;
         return 0;
 fail:
         r = AP_NEG_ERRNO();
-        (void)unlinkat(dfd, tmp, 0);
+        (void)unlinkat(dir->fd, tmp, 0);
         return r;
 }

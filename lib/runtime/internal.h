@@ -420,6 +420,7 @@ struct ApStack {
         bool guarded;
         bool cold;              /* its pages were given back (ap_stack_trim) */
         void *fiber;            /* TSan fiber, kept with the stack: creating one is expensive */
+        unsigned valgrind_id;   /* its registration with valgrind (valgrind.h); 0 without */
 };
 
 int ap_stack_init(size_t stack_size);

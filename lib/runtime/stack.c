@@ -25,6 +25,7 @@
 
 #include "lib/runtime/fiber.h"
 #include "lib/runtime/internal.h"
+#include "lib/runtime/valgrind.h"
 
 #define PAGE 4096u
 #define P_CACHE_MAX 64u
@@ -170,8 +171,10 @@ void ap_stack_fini(void)
                 Slab *sl = st.slabs;
 
                 st.slabs = sl->next;
-                for (unsigned i = 0; i < SLAB_STACKS; i++)
+                for (unsigned i = 0; i < SLAB_STACKS; i++) {
                         ap_fiber_destroy(sl->stacks[i].fiber);
+                        ap_valgrind_stack_deregister(sl->stacks[i].valgrind_id);
+                }
                 munmap(sl->base, sl->len);
                 free(sl);
         }
@@ -218,7 +221,8 @@ static int add_slab(bool guarded)
                 char *lo = base + (size_t)i * stride + (guarded ? PAGE : 0);
 
                 sl->stacks[i] = (ApStack){ .lo = lo, .hi = lo + st.size,
-                                           .map = guarded ? lo - PAGE : NULL, .guarded = guarded };
+                                           .map = guarded ? lo - PAGE : NULL, .guarded = guarded,
+                                           .valgrind_id = ap_valgrind_stack_register(lo, lo + st.size) };
         }
         ap_spin_lock(&st.lock);
         sl->next = st.slabs;
