@@ -45,6 +45,7 @@ var benches = map[string]bench{
 	"throttle_probe":  {2000, throttleProbe},
 	"tcp_echo":        {100, tcpEcho},
 	"tcp_echo_server": {100, tcpEchoServer},
+	"blocking_reads":  {1000, blockingReads},
 }
 
 func usage() {

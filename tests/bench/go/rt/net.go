@@ -138,3 +138,43 @@ func tcpEcho(n int) result {
 	return result{fmt.Sprintf("tcp_echo_%d", n), float64(el.Nanoseconds()) / float64(n*rounds), "ns",
 		[]string{fmt.Sprintf("peak_threads=%d", threadCount())}}
 }
+
+// blocking_reads_N: the Go twin of tests/bench/rt/blocking-reads.c: n goroutines each read a
+// 64 KiB file of their own (written just before); ms for all; peak_threads as above.
+func blockingReads(n int) result {
+	dir, err := os.MkdirTemp("", "autoprocs-bench-reads-go-")
+	if err != nil {
+		fail("blocking_reads: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	block := make([]byte, 64*1024)
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(fmt.Sprintf("%s/%d", dir, i), block, 0600); err != nil {
+			fail("blocking_reads: %v", err)
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	wg.Add(n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			defer wg.Done()
+			b, err := os.ReadFile(fmt.Sprintf("%s/%d", dir, i))
+			if err != nil {
+				fail("blocking_reads: %v", err)
+			}
+			mu.Lock()
+			total += len(b)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if total != n*len(block) {
+		fail("blocking_reads: read %d bytes, expected %d", total, n*len(block))
+	}
+	return result{"blocking_reads_" + sizeName(n), float64(el.Nanoseconds()) / 1e6, "ms",
+		[]string{fmt.Sprintf("peak_threads=%d", threadCount())}}
+}
