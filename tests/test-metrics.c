@@ -114,6 +114,24 @@ static const char golden_prom[] =
         "# HELP autoprocs_runtime_handoffs_total Processors handed off around blocking calls in the embedded runtime.\n"
         "# TYPE autoprocs_runtime_handoffs_total counter\n"
         "autoprocs_runtime_handoffs_total 13\n"
+        "# HELP autoprocs_runtime_threads_peak Most OS threads the embedded runtime had at once (workers and monitor).\n"
+        "# TYPE autoprocs_runtime_threads_peak gauge\n"
+        "autoprocs_runtime_threads_peak 5\n"
+        "# HELP autoprocs_runtime_polled_tasks Tasks of the embedded runtime parked on its netpoller (waiting for I/O without a thread).\n"
+        "# TYPE autoprocs_runtime_polled_tasks gauge\n"
+        "autoprocs_runtime_polled_tasks 17\n"
+        "# HELP autoprocs_runtime_blocking_tasks Tasks of the embedded runtime inside blocking regions (each holds a thread).\n"
+        "# TYPE autoprocs_runtime_blocking_tasks gauge\n"
+        "autoprocs_runtime_blocking_tasks 2\n"
+        "# HELP autoprocs_runtime_blocking_waiting_tasks Tasks waiting for a blocking slot (the bound on blocking regions is reached).\n"
+        "# TYPE autoprocs_runtime_blocking_waiting_tasks gauge\n"
+        "autoprocs_runtime_blocking_waiting_tasks 1\n"
+        "# HELP autoprocs_runtime_blocking_peak_tasks Most tasks inside blocking regions at once.\n"
+        "# TYPE autoprocs_runtime_blocking_peak_tasks gauge\n"
+        "autoprocs_runtime_blocking_peak_tasks 8\n"
+        "# HELP autoprocs_runtime_blocking_limit_tasks The bound on tasks inside blocking regions at once.\n"
+        "# TYPE autoprocs_runtime_blocking_limit_tasks gauge\n"
+        "autoprocs_runtime_blocking_limit_tasks 12\n"
         "# HELP autoprocs_runtime_pacing 1 while the embedded runtime paces itself to a fractional CPU limit.\n"
         "# TYPE autoprocs_runtime_pacing gauge\n"
         "autoprocs_runtime_pacing{target=\"self\"} 1\n"
@@ -144,6 +162,8 @@ static void snapshot_two(ApSnapshot *snap, const ApSample *v[2])
                 .n_samples = 2,
                 .has_runtime = true,
                 .runtime = { .procs = 3, .threads = 4, .tasks_alive = 7, .steals = 11, .handoffs = 13,
+                             .threads_peak = 5, .tasks_polled = 17, .tasks_blocking = 2,
+                             .tasks_blocking_waiting = 1, .blocking_peak = 8, .blocking_cap = 12,
                              .pacing = 1, .pace_share_millicpus = 1425,
                              .pace_held_ns = 2500000000u, .pace_holds = 10,
                              .pace_signal_holds = 3 },

@@ -581,6 +581,25 @@ static void render_runtime(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap
         family_begin(&f, b, fmt, "autoprocs_runtime_handoffs_total", FAMILY_COUNTER,
                      "Processors handed off around blocking calls in the embedded runtime.");
         family_sample(&f, NULL, (double)st->handoffs);
+        family_begin(&f, b, fmt, "autoprocs_runtime_threads_peak", FAMILY_GAUGE,
+                     "Most OS threads the embedded runtime had at once (workers and monitor).");
+        family_sample(&f, NULL, (double)st->threads_peak);
+        family_begin(&f, b, fmt, "autoprocs_runtime_polled_tasks", FAMILY_GAUGE,
+                     "Tasks of the embedded runtime parked on its netpoller (waiting for I/O "
+                     "without a thread).");
+        family_sample(&f, NULL, (double)st->tasks_polled);
+        family_begin(&f, b, fmt, "autoprocs_runtime_blocking_tasks", FAMILY_GAUGE,
+                     "Tasks of the embedded runtime inside blocking regions (each holds a thread).");
+        family_sample(&f, NULL, (double)st->tasks_blocking);
+        family_begin(&f, b, fmt, "autoprocs_runtime_blocking_waiting_tasks", FAMILY_GAUGE,
+                     "Tasks waiting for a blocking slot (the bound on blocking regions is reached).");
+        family_sample(&f, NULL, (double)st->tasks_blocking_waiting);
+        family_begin(&f, b, fmt, "autoprocs_runtime_blocking_peak_tasks", FAMILY_GAUGE,
+                     "Most tasks inside blocking regions at once.");
+        family_sample(&f, NULL, (double)st->blocking_peak);
+        family_begin(&f, b, fmt, "autoprocs_runtime_blocking_limit_tasks", FAMILY_GAUGE,
+                     "The bound on tasks inside blocking regions at once.");
+        family_sample(&f, NULL, (double)st->blocking_cap);
         family_begin(&f, b, fmt, "autoprocs_runtime_pacing", FAMILY_GAUGE,
                      "1 while the embedded runtime paces itself to a fractional CPU limit.");
         family_sample(&f, self_label, st->pacing);

@@ -341,6 +341,9 @@ void ap_g_dispatch(ApM *m, ApG *g);
 void ap_after_switch(ApM *m);
 void ap_ready(ApG *g);
 void ap_ready_ex(ApG *g, bool next);
+/* Ready @g into the caller's runnext without waking another thread (the caller, holding a P,
+ * runs it next: Go's netpoll hand-over); on the global queue (and wake) without a P. */
+void ap_ready_here(ApG *g);
 void ap_park(ApSpin *lock);
 /* True when @g (the current task or NULL) can park, i.e. holds a processor. */
 bool ap_task_parkable(ApG *g);

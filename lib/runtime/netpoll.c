@@ -392,7 +392,12 @@ unsigned ap_netpoll_ready_list(ApG *list)
 
                 list = g->next;
                 g->next = NULL;
-                ap_ready_ex(g, false);
+                /* the caller runs the first itself: waking a spinner for it costs a futex wake
+                 * and a spinning thread's CPU per message (Go's findrunnable does the same) */
+                if (n == 0)
+                        ap_ready_here(g);
+                else
+                        ap_ready_ex(g, false);
                 n++;
         }
         return n;

@@ -272,6 +272,21 @@ void ap_ready_ex(ApG *g, bool next)
         ap_wakep();
 }
 
+void ap_ready_here(ApG *g)
+{
+        ApM *m = ap_cur_m();
+
+        if (AP_UNLIKELY(atomic_load_explicit(&g->state, AP_ACQUIRE) != AP_G_WAITING))
+                abort(); /* readying a task that is not waiting */
+        atomic_store_explicit(&g->state, AP_G_RUNNABLE, AP_RELAXED);
+        if (m && m->p) {
+                ready_local(m, g, true);
+                return;
+        }
+        ap_gq_put(g);
+        ap_wakep();
+}
+
 void ap_waiter_wake(ApWaiter *w)
 {
         if (w->g) {

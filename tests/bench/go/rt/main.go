@@ -35,13 +35,16 @@ type result struct {
 }
 
 var benches = map[string]bench{
-	"yield_pingpong": {1000000, yieldPingpong},
-	"chan_pingpong":  {1000000, chanPingpong},
-	"spawn_join_seq": {1000000, spawnJoinSeq},
-	"spawn_all":      {100000, spawnAll},
-	"skynet":         {1000000, skynet},
-	"parked_memory":  {100000, parkedMemory},
-	"resize_latency": {200, resizeLatency},
+	"yield_pingpong":  {1000000, yieldPingpong},
+	"chan_pingpong":   {1000000, chanPingpong},
+	"spawn_join_seq":  {1000000, spawnJoinSeq},
+	"spawn_all":       {100000, spawnAll},
+	"skynet":          {1000000, skynet},
+	"parked_memory":   {100000, parkedMemory},
+	"resize_latency":  {200, resizeLatency},
+	"tcp_echo":        {100, tcpEcho},
+	"tcp_echo_server": {100, tcpEchoServer},
+	"blocking_reads":  {1000, blockingReads},
 }
 
 func usage() {
