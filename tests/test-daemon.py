@@ -168,6 +168,7 @@ def group_http():
         for name in ["autoprocs_build_info", "autoprocs_recommended_procs", "autoprocs_affinity_cpus",
                      "autoprocs_runtime_procs", "autoprocs_runtime_tasks", "autoprocs_runtime_threads",
                      "autoprocs_runtime_steals_total", "autoprocs_runtime_handoffs_total",
+                     "autoprocs_runtime_hogs_total",
                      "autoprocs_resizes_total", "autoprocs_probe_errors_total",
                      "process_cpu_seconds_total", "process_resident_memory_bytes",
                      "process_start_time_seconds"]:

@@ -145,6 +145,15 @@ static const char golden_prom[] =
         "# TYPE autoprocs_runtime_pacing_holds_total counter\n"
         "autoprocs_runtime_pacing_holds_total{target=\"self\",how=\"scheduling_point\"} 7\n"
         "autoprocs_runtime_pacing_holds_total{target=\"self\",how=\"signal\"} 3\n"
+        "# HELP autoprocs_runtime_hogs_total Tasks of the embedded runtime seen using 10 ms of CPU without a scheduling point.\n"
+        "# TYPE autoprocs_runtime_hogs_total counter\n"
+        "autoprocs_runtime_hogs_total 17\n"
+        "# HELP autoprocs_runtime_hog_handoffs_total Processors of the embedded runtime handed from a hog to another thread.\n"
+        "# TYPE autoprocs_runtime_hog_handoffs_total counter\n"
+        "autoprocs_runtime_hog_handoffs_total 5\n"
+        "# HELP autoprocs_runtime_hog_threads Threads of the embedded runtime running a hog without a processor.\n"
+        "# TYPE autoprocs_runtime_hog_threads gauge\n"
+        "autoprocs_runtime_hog_threads 1\n"
         "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
         "# TYPE process_cpu_seconds_total counter\n"
         "process_cpu_seconds_total 0.25\n"
@@ -166,7 +175,8 @@ static void snapshot_two(ApSnapshot *snap, const ApSample *v[2])
                              .tasks_blocking_waiting = 1, .blocking_peak = 8, .blocking_cap = 12,
                              .pacing = 1, .pace_share_millicpus = 1425,
                              .pace_held_ns = 2500000000u, .pace_holds = 10,
-                             .pace_signal_holds = 3 },
+                             .pace_signal_holds = 3, .hogs = 17, .hog_handoffs = 5,
+                             .hog_threads = 1 },
                 .process = { .valid = true, .cpu_seconds = 0.25, .resident_bytes = 4096000,
                              .start_time_seconds = 1700000000.5 },
                 .version = "9.9.9",

@@ -885,7 +885,7 @@ static void log_cb(autoprocs_log_level level, const char *event, const char *msg
         (void)ud;
         if (strcmp(event, "hog") == 0) {
                 ck_assert_int_eq(level, AUTOPROCS_LOG_WARNING);
-                ck_assert_msg(strncmp(msg, "task ", 5) == 0 && strstr(msg, " ms on processor "),
+                ck_assert_msg(strncmp(msg, "task ", 5) == 0 && strstr(msg, " ms of CPU time on processor "),
                               "hog message: %s", msg);
                 atomic_fetch_add(&hog_events, 1);
         }

@@ -623,6 +623,15 @@ static void render_runtime(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap
                 family_sample(&f, point, (double)(st->pace_holds - st->pace_signal_holds));
                 family_sample(&f, sig, (double)st->pace_signal_holds);
         }
+        family_begin(&f, b, fmt, "autoprocs_runtime_hogs_total", FAMILY_COUNTER,
+                     "Tasks of the embedded runtime seen using 10 ms of CPU without a scheduling point.");
+        family_sample(&f, NULL, (double)st->hogs);
+        family_begin(&f, b, fmt, "autoprocs_runtime_hog_handoffs_total", FAMILY_COUNTER,
+                     "Processors of the embedded runtime handed from a hog to another thread.");
+        family_sample(&f, NULL, (double)st->hog_handoffs);
+        family_begin(&f, b, fmt, "autoprocs_runtime_hog_threads", FAMILY_GAUGE,
+                     "Threads of the embedded runtime running a hog without a processor.");
+        family_sample(&f, NULL, (double)st->hog_threads);
 }
 
 static void render_process(ApBuf *b, ApMetricsFormat fmt, const ApSnapshot *snap)

@@ -310,7 +310,9 @@ AUTOPROCS_API int autoprocs_task_join(autoprocs_task *task);
 AUTOPROCS_API bool autoprocs_in_task(void);
 /** Let other tasks run (sched_yield() outside a task). */
 AUTOPROCS_API void autoprocs_yield(void);
-/** Yield only if the monitor has asked this task to (it ran > 10 ms); one load when not asked. */
+/** A scheduling point: yields only if the monitor has asked this task to (its 10 ms time slice
+ *  ran out), and tells the hog detector the task is alive; a store and two loads when not asked.
+ *  Every other task-API call is a scheduling point too. */
 AUTOPROCS_API void autoprocs_checkpoint(void);
 /** Sleep at least @ns nanoseconds (parks the task; nanosleep() outside a task). */
 AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns);
@@ -398,7 +400,7 @@ typedef struct autoprocs_stats {
         uint64_t context_switches;
         uint64_t steals;
         uint64_t handoffs;         /* processors handed off around blocking regions */
-        uint64_t hogs;             /* tasks seen running > 10 ms without a scheduling point */
+        uint64_t hogs;             /* tasks seen using 10 ms of CPU without a scheduling point */
         uint64_t resizes_up;
         uint64_t resizes_down;
         uint64_t thread_cap_hits;
@@ -422,9 +424,21 @@ typedef struct autoprocs_stats {
         uint64_t blocking_cap;     /* the bound on tasks inside blocking regions */
         uint64_t tasks_polled;     /* tasks parked on the netpoller now */
         uint64_t threads_peak;     /* most OS threads of the runtime at once (with the monitor) */
+        uint64_t hog_threads;      /* threads running a hog whose processor went to another
+                                    * thread (at most procs); the hog rejoins at its next
+                                    * scheduling point */
+        uint64_t hog_handoffs;     /* processors handed from a hog to another thread */
+        uint32_t procs_idle;       /* processors with nothing to run */
+        uint32_t threads_spinning; /* threads looking for work */
+        uint64_t runq_global;      /* tasks in the global run queue */
+        uint64_t runq_local;       /* tasks in the processors' run queues (each: autoprocs_stats_runq) */
 } autoprocs_stats;
 /** Fill @ret with a snapshot; thread-safe, lock-free.  @retval 0  @retval -ESRCH not running */
 AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret);
+/** The run-queue length of each processor in force (id 0 first), up to @n of them, into
+ *  @ret_lengths.  Returns the number of processors (which may exceed @n), or -ESRCH when not
+ *  running, -EINVAL for @ret_lengths NULL with @n > 0.  Thread-safe, lock-free. */
+AUTOPROCS_API int autoprocs_stats_runq(uint32_t *ret_lengths, size_t n);
 
 #ifdef __cplusplus
 }

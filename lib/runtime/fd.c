@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "lib/runtime/hog.h"
 #include "lib/runtime/netpoll.h"
 
 typedef struct IoOp {
@@ -86,7 +87,7 @@ static bool can_park(void)
         return m && ap_task_parkable(m->curg);
 }
 
-AUTOPROCS_API int autoprocs_fd_wait(int fd, unsigned events, uint64_t deadline_ns)
+static int fd_wait(int fd, unsigned events, uint64_t deadline_ns)
 {
         ApPollDesc *pd;
         int r;
@@ -106,6 +107,16 @@ AUTOPROCS_API int autoprocs_fd_wait(int fd, unsigned events, uint64_t deadline_n
                 return 0; /* a regular file is always ready, as poll(2) says */
         return ap_netpoll_wait(pd, events == AUTOPROCS_FD_READ ? AP_POLL_READ : AP_POLL_WRITE,
                                deadline_ns);
+}
+
+AUTOPROCS_API int autoprocs_fd_wait(int fd, unsigned events, uint64_t deadline_ns)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m); /* a scheduling point (hog.h) */
+        int r = fd_wait(fd, events, deadline_ns);
+
+        ap_rt_exit(rt);
+        return r;
 }
 
 /* One operation: the call, then wait and retry on EAGAIN. */
@@ -178,25 +189,36 @@ static ssize_t io_all(IoOp *op, uint64_t deadline)
         return (ssize_t)done;
 }
 
+/* The public calls are scheduling points (hog.h): reads and accepts one operation, writes all. */
+static ssize_t io_entered(IoOp *op, unsigned dir, uint64_t deadline)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+        ssize_t x = dir == AP_POLL_READ ? io(op, dir, deadline) : io_all(op, deadline);
+
+        ap_rt_exit(rt);
+        return x;
+}
+
 AUTOPROCS_API ssize_t autoprocs_read(int fd, void *buf, size_t len, uint64_t deadline_ns)
 {
         IoOp op = { .fd = fd, .buf = buf, .len = len, .call = call_read };
 
-        return io(&op, AP_POLL_READ, deadline_ns);
+        return io_entered(&op, AP_POLL_READ, deadline_ns);
 }
 
 AUTOPROCS_API ssize_t autoprocs_write(int fd, const void *buf, size_t len, uint64_t deadline_ns)
 {
         IoOp op = { .fd = fd, .buf = (void *)buf, .len = len, .call = call_write };
 
-        return io_all(&op, deadline_ns);
+        return io_entered(&op, AP_POLL_WRITE, deadline_ns);
 }
 
 AUTOPROCS_API ssize_t autoprocs_recv(int fd, void *buf, size_t len, int flags, uint64_t deadline_ns)
 {
         IoOp op = { .fd = fd, .buf = buf, .len = len, .flags = flags, .call = call_recv };
 
-        return io(&op, AP_POLL_READ, deadline_ns);
+        return io_entered(&op, AP_POLL_READ, deadline_ns);
 }
 
 AUTOPROCS_API ssize_t autoprocs_send(int fd, const void *buf, size_t len, int flags,
@@ -204,7 +226,7 @@ AUTOPROCS_API ssize_t autoprocs_send(int fd, const void *buf, size_t len, int fl
 {
         IoOp op = { .fd = fd, .buf = (void *)buf, .len = len, .flags = flags, .call = call_send };
 
-        return io_all(&op, deadline_ns);
+        return io_entered(&op, AP_POLL_WRITE, deadline_ns);
 }
 
 AUTOPROCS_API int autoprocs_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
@@ -213,11 +235,11 @@ AUTOPROCS_API int autoprocs_accept(int fd, struct sockaddr *addr, socklen_t *add
         IoOp op = { .fd = fd, .addr = addr, .addrlen = addrlen, .flags = flags,
                     .call = call_accept };
 
-        return (int)io(&op, AP_POLL_READ, deadline_ns);
+        return (int)io_entered(&op, AP_POLL_READ, deadline_ns);
 }
 
-AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
-                                    uint64_t deadline_ns)
+static int fd_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                      uint64_t deadline_ns)
 {
         ApPollDesc *pd;
         socklen_t elen = sizeof(int);
@@ -236,7 +258,7 @@ AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen
                 return -errno;
         for (;;) {
                 /* writable once the handshake completes (or fails) */
-                r = autoprocs_fd_wait(fd, AUTOPROCS_FD_WRITE, deadline_ns);
+                r = fd_wait(fd, AUTOPROCS_FD_WRITE, deadline_ns);
                 if (r < 0)
                         return r;
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
@@ -254,6 +276,17 @@ AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen
                                 return -errno;
                 }
         }
+}
+
+AUTOPROCS_API int autoprocs_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                                    uint64_t deadline_ns)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+        int r = fd_connect(fd, addr, addrlen, deadline_ns);
+
+        ap_rt_exit(rt);
+        return r;
 }
 
 AUTOPROCS_API int autoprocs_fd_release(int fd)

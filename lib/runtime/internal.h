@@ -160,6 +160,15 @@ struct autoprocs_task {
 
 /* ---- processors --------------------------------------------------------------------------- */
 
+/* The monitor's view of the thread running on a P, for hog detection (hog.c; monitor-private). */
+typedef struct ApHogWatch {
+        ApM *m;                 /* the thread seen on the P */
+        uint64_t tick;          /* its rt_tick then */
+        uint64_t read_ns;       /* when to read its CPU clock next (wall) */
+        uint64_t cpu0_ns;       /* its CPU clock 1 ms after the tick was seen; UINT64_MAX: none */
+        bool hog;               /* counted and reported for this tick */
+} ApHogWatch;
+
 enum {
         AP_P_IDLE = 0,
         AP_P_RUNNING = 1,
@@ -197,7 +206,8 @@ struct ApP {
         uint32_t ngfree;
 
         /* monitor-private */
-        uint64_t sm_tick, sm_tick_ns, sm_sctick, sm_sctick_ns, sm_hog_tick;
+        uint64_t sm_tick, sm_tick_ns, sm_sctick, sm_sctick_ns;
+        ApHogWatch hw;                  /* hog.c */
 
         /* counters, single writer (the owner) */
         _Atomic uint64_t n_spawned, n_finished, n_switches, n_steals;
@@ -212,6 +222,13 @@ enum {
         AP_HOOK_GLOBAL,         /* put it on the global queue (blocking-region slow path) */
         AP_HOOK_EXIT,           /* recycle its stack, finish it */
         AP_HOOK_EXIT_JOINED,    /* same, its joiner already runs next (exit hooks last) */
+};
+
+/* ApM.revoke: the monitor's hand-off of a hog's P (hog.c). */
+enum {
+        AP_REVOKE_NONE = 0,
+        AP_REVOKE_ASKED = 1,    /* the monitor wants the P; whoever CASes it first decides */
+        AP_REVOKE_TAKEN = 2,    /* the monitor took it: this M must never touch it again */
 };
 
 struct ApM {
@@ -232,6 +249,12 @@ struct ApM {
         int hook;
         ApG *hook_g;
         ApSpin *hook_lock;
+
+        /* hog.h/hog.c: calls into the runtime and the monitor's hand-off of a hog's P */
+        _Alignas(AP_CACHELINE) _Atomic uint64_t rt_tick; /* odd: runtime code; even: a task's own */
+        _Atomic uint32_t revoke;        /* AP_REVOKE_*: the monitor asks for / took the P */
+        _Atomic bool has_cpuclock;
+        _Atomic clockid_t cpuclock;     /* this thread's CPU clock (read by the monitor) */
 
         void *g0_fiber;
         void *g0_lo;
@@ -292,6 +315,12 @@ typedef struct ApSched {
         _Atomic uint32_t sm_deep;
         _Atomic uint32_t timers_due;    /* set by the monitor: a timer is due, Ps read the clock */
         _Atomic uint64_t sm_until;      /* the monitor sleeps until then on a timer deadline; 0 no */
+
+        /* hogs (hog.c) */
+        _Atomic uint32_t hog_threads;   /* threads running a hog whose P was handed off */
+        _Atomic uint32_t hogs_now;      /* Ps the monitor sees hogged (wakep kicks it) */
+        _Atomic uint32_t hog_kick;
+        _Atomic uint64_t hog_handoffs;
 
         /* counters */
         _Atomic uint64_t ext_spawned;
@@ -408,6 +437,36 @@ void ap_blocking_counts(uint64_t *ret_active, uint64_t *ret_waiting, uint64_t *r
 /* resize.c */
 bool ap_resize_step(uint64_t now);
 void ap_resize_try_complete_locked(void);
+
+/* task.c: the current task holds no P (its blocking region's P was retaken, or the monitor
+ * handed its hog's P away): take an idle P, else queue the task globally and park this thread. */
+void ap_task_rejoin(ApM *m);
+/* task.c: the slow path of ap_rt_enter() (hog.h): rejoin after a hand-off, or yield when asked. */
+void ap_rt_enter_slow(ApM *m);
+
+/* hog.c */
+int ap_hog_init(void);
+void ap_hog_m_init(ApM *m);
+bool ap_hog_scan(uint64_t now);
+void ap_hog_rejoin(ApM *m);
+void ap_hog_kick(void);
+/* Threads now running a hog without a P (at most the processor count), for pacing. */
+static inline uint32_t ap_hog_threads(void)
+{
+        return atomic_load_explicit(&ap_sched.hog_threads, AP_RELAXED);
+}
+
+/* schedtrace.c */
+typedef struct ApSchedFigures {
+        uint32_t procs, procs_idle, threads, threads_idle, spinning, hog_threads;
+        uint64_t runq_global, runq_local, blocked, polled;
+} ApSchedFigures;
+/* The figures of AUTOPROCS_SCHEDTRACE and autoprocs_stats; with @runq (room for @n), each P's
+ * queue length too.  Returns the number of Ps (those with id < procs). */
+uint32_t ap_sched_figures(ApSchedFigures *ret, uint32_t *runq, uint32_t n);
+void ap_schedtrace_init(void);
+/* Print the trace line when due; returns the next deadline (UINT64_MAX: trace off). */
+uint64_t ap_schedtrace_tick(uint64_t now);
 
 /* sysmon.c */
 int ap_sysmon_start(void);

@@ -60,6 +60,8 @@ int ap_rt_start(const ApRtOptions *opts)
         r = ap_stack_init(ap_sched.stack_size);
         if (r < 0)
                 goto fail;
+        (void)ap_hog_init();
+        ap_schedtrace_init();
         for (uint32_t i = 0; i < procs; i++) {
                 ApP *p = ap_p_new(i);
 
@@ -126,8 +128,10 @@ void ap_rt_stop(void)
         /* no new tasks from here on */
         atomic_store(&ap_sched.running, false);
         ap_pace_fini();
-        ap_sched_shutdown();
+        /* the monitor first: it reads the threads' structures, which shutdown frees */
+        atomic_store(&ap_sched.shutdown, true);
         ap_sysmon_join();
+        ap_sched_shutdown();
         ap_netpoll_fini();
         ap_timers_fini();
         free_ps();
@@ -206,6 +210,29 @@ AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret)
         s.blocking_cap = ap_blocking_cap();
         s.tasks_polled = ap_netpoll_waiters();
         s.threads_peak = atomic_load(&ap_sched.nthreads_peak) + 1;
+        {
+                ApSchedFigures f;
+
+                (void)ap_sched_figures(&f, NULL, 0);
+                s.hog_threads = f.hog_threads;
+                s.procs_idle = f.procs_idle;
+                s.threads_spinning = f.spinning;
+                s.runq_global = f.runq_global;
+                s.runq_local = f.runq_local;
+        }
+        s.hog_handoffs = atomic_load(&ap_sched.hog_handoffs);
         *ret = s;
         return 0;
+}
+
+AUTOPROCS_API int autoprocs_stats_runq(uint32_t *ret_lengths, size_t n)
+{
+        ApSchedFigures f;
+
+        if (!ret_lengths && n > 0)
+                return -EINVAL;
+        if (!atomic_load(&ap_sched.running))
+                return -ESRCH;
+        return (int)ap_sched_figures(&f, ret_lengths, n > AP_RT_MAXPROCS ? AP_RT_MAXPROCS
+                                                                         : (uint32_t)n);
 }

@@ -215,7 +215,7 @@ void ap_pidleput_locked(ApP *p)
 void ap_acquirep(ApM *m, ApP *p)
 {
         m->p = p;
-        atomic_store_explicit(&p->m, m, AP_RELAXED);
+        atomic_store_explicit(&p->m, m, AP_RELEASE); /* the monitor reads m's fields (hog.c) */
 }
 
 /* ---- threads -------------------------------------------------------------------------------- */
@@ -332,8 +332,10 @@ void ap_wakep(void)
         /* StoreLoad: the work just queued must be visible before we look for idle Ps, as an M
          * giving up its P bumps npidle before re-checking every queue (Dekker's pattern). */
         atomic_thread_fence(memory_order_seq_cst);
-        if (atomic_load(&ap_sched.npidle) == 0)
+        if (atomic_load(&ap_sched.npidle) == 0) {
+                ap_hog_kick(); /* a hog's P may be handed to this work */
                 return;
+        }
         if (atomic_load(&ap_sched.nmspinning) != 0 ||
             !atomic_compare_exchange_strong(&ap_sched.nmspinning, &z, 1))
                 return;
@@ -616,6 +618,7 @@ static void *m_main(void *arg)
         pthread_attr_t attr;
 
         tls_m = m;
+        ap_hog_m_init(m);
         (void)ap_stack_altstack_init(m);
         m->g0_fiber = ap_fiber_current();
         if (pthread_getattr_np(pthread_self(), &attr) == 0) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/runtime/hog.h"
 #include "lib/runtime/internal.h"
 
 typedef struct WaitList {
@@ -96,7 +97,7 @@ AUTOPROCS_API autoprocs_chan *autoprocs_chan_free(autoprocs_chan *chan)
         return NULL;
 }
 
-AUTOPROCS_API int autoprocs_chan_send(autoprocs_chan *c, const void *elem)
+static int chan_send(autoprocs_chan *c, const void *elem)
 {
         ApWaiter w = { 0 }, *r;
         ApG *g = cur_task();
@@ -132,7 +133,7 @@ AUTOPROCS_API int autoprocs_chan_send(autoprocs_chan *c, const void *elem)
         return w.result;
 }
 
-AUTOPROCS_API int autoprocs_chan_recv(autoprocs_chan *c, void *ret_elem)
+static int chan_recv(autoprocs_chan *c, void *ret_elem)
 {
         ApWaiter w = { 0 }, *s;
         ApG *g = cur_task();
@@ -175,7 +176,7 @@ AUTOPROCS_API int autoprocs_chan_recv(autoprocs_chan *c, void *ret_elem)
         return w.result;
 }
 
-AUTOPROCS_API void autoprocs_chan_close(autoprocs_chan *c)
+static void chan_close(autoprocs_chan *c)
 {
         WaitList all = { 0 };
         ApWaiter *w;
@@ -224,7 +225,7 @@ AUTOPROCS_API autoprocs_wg *autoprocs_wg_free(autoprocs_wg *wg)
         return NULL;
 }
 
-AUTOPROCS_API void autoprocs_wg_add(autoprocs_wg *wg, int64_t delta)
+static void wg_add(autoprocs_wg *wg, int64_t delta)
 {
         WaitList all = { 0 };
         ApWaiter *w;
@@ -249,7 +250,7 @@ AUTOPROCS_API void autoprocs_wg_done(autoprocs_wg *wg)
         autoprocs_wg_add(wg, -1);
 }
 
-AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
+static void wg_wait(autoprocs_wg *wg)
 {
         ApWaiter w = { 0 };
 
@@ -314,7 +315,7 @@ AUTOPROCS_API autoprocs_mutex *autoprocs_mutex_free(autoprocs_mutex *mutex)
         return NULL;
 }
 
-AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
+static void mutex_lock(autoprocs_mutex *mu)
 {
         ApWaiter w = { 0 };
         uint64_t wait_start = 0;
@@ -380,7 +381,7 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mu)
         }
 }
 
-AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mu)
+static void mutex_unlock(autoprocs_mutex *mu)
 {
         uint32_t s = MU_LOCKED;
         ApWaiter *w = NULL;
@@ -422,4 +423,71 @@ AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mu)
         ap_spin_unlock(&mu->lock);
         if (w)
                 ap_waiter_wake(w);
+}
+
+/* ---- the public entry points: each is a scheduling point (hog.h) ---------------------------- */
+
+AUTOPROCS_API int autoprocs_chan_send(autoprocs_chan *chan, const void *elem)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+        int r = chan_send(chan, elem);
+
+        ap_rt_exit(rt);
+        return r;
+}
+
+AUTOPROCS_API int autoprocs_chan_recv(autoprocs_chan *chan, void *ret_elem)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+        int r = chan_recv(chan, ret_elem);
+
+        ap_rt_exit(rt);
+        return r;
+}
+
+AUTOPROCS_API void autoprocs_chan_close(autoprocs_chan *chan)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        chan_close(chan);
+        ap_rt_exit(rt);
+}
+
+AUTOPROCS_API void autoprocs_wg_add(autoprocs_wg *wg, int64_t delta)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        wg_add(wg, delta);
+        ap_rt_exit(rt);
+}
+
+AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        wg_wait(wg);
+        ap_rt_exit(rt);
+}
+
+AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mutex)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        mutex_lock(mutex);
+        ap_rt_exit(rt);
+}
+
+AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mutex)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        mutex_unlock(mutex);
+        ap_rt_exit(rt);
 }

@@ -4,10 +4,12 @@
  *   1. fires due timers,
  *   2. pushes an unfinished resize on (resize.c): moves the queued work of removed Ps out,
  *      takes removed Ps from blocking regions,
- *   3. retakes Ps left in blocking regions and hands them to other threads,
- *   4. detects hogs (a P whose dispatch counter has not moved for 10 ms): counts them, asks the
- *      task to yield at its next autoprocs_checkpoint() and rescues the P's queued work,
- *   5. polls the netpoller when tasks wait on it and nobody polled for 10 ms (netpoll.c).
+ *   3. retakes Ps left in blocking regions and hands them to other threads, and asks a task
+ *      that has run for 10 ms since its dispatch to yield at its next scheduling point (Go's
+ *      time slice),
+ *   4. finds hogs and hands their Ps to other threads while work waits (hog.c),
+ *   5. polls the netpoller when tasks wait on it and nobody polled for 10 ms (netpoll.c),
+ *   6. prints the scheduler trace when AUTOPROCS_SCHEDTRACE asks for it (schedtrace.c).
  * It sleeps 50 us, doubling after 50 idle rounds up to 10 ms, and deep-sleeps (futex, until the
  * next timer deadline or without timeout) when every P is idle and nothing but timers is
  * pending, so that a program whose tasks all sleep costs one wake-up per deadline; after a
@@ -96,29 +98,10 @@ static bool retake(uint64_t now)
                                 p->sm_tick_ns = now;
                                 continue;
                         }
-                        /* a P in transit to a thread the OS has not run yet is no hog */
-                        if (now - p->sm_tick_ns < AP_RT_HOG_NS || !atomic_load(&p->in_task))
-                                continue;
-                        if (p->sm_hog_tick != t + 1) {
-                                p->sm_hog_tick = t + 1;
-                                atomic_fetch_add(&ap_sched.hogs, 1);
+                        /* the time slice: read at the task's next scheduling point (hog.h) */
+                        if (now - p->sm_tick_ns >= AP_RT_HOG_NS && atomic_load(&p->in_task) &&
+                            !atomic_load_explicit(&p->preempt, AP_RELAXED))
                                 atomic_store(&p->preempt, 1);
-                                ap_log(AUTOPROCS_LOG_WARNING, "hog",
-                                       "task %llu ran %llu ms on processor %u without a "
-                                       "scheduling point; its queued work moves to other "
-                                       "processors",
-                                       (unsigned long long)atomic_load_explicit(&p->cur_task,
-                                                                                AP_RELAXED),
-                                       (unsigned long long)((now - p->sm_tick_ns) / 1000000u),
-                                       p->id);
-                                acted = true;
-                        }
-                        /* rescue the queued work, every round while it hogs */
-                        if (!ap_runq_empty(p)) {
-                                ap_p_drain_to_global(p);
-                                ap_wakep();
-                                acted = true;
-                        }
                 }
         }
         return acted;
@@ -139,7 +122,7 @@ static bool all_idle(void)
 
 static void *sysmon_main(void *arg)
 {
-        uint64_t delay = SM_MIN_NS;
+        uint64_t delay = SM_MIN_NS, trace_next = ap_schedtrace_tick(ap_now_ns());
         unsigned idle = 0;
 
         (void)arg;
@@ -162,6 +145,8 @@ static void *sysmon_main(void *arg)
 
                                 if (next != UINT64_MAX)
                                         wait = AP_MIN(wait, next - now);
+                                if (trace_next != UINT64_MAX)
+                                        wait = AP_MIN(wait, trace_next > now ? trace_next - now : 0);
                                 ts = ap_ns_to_ts(wait);
                                 ap_futex_wait(&ap_sched.sm_wake, seq,
                                               wait != UINT64_MAX ? &ts : NULL);
@@ -198,6 +183,8 @@ static void *sysmon_main(void *arg)
                                 if (ap_timer_next() < next)
                                         wait = 0;
                         }
+                        if (trace_next != UINT64_MAX)
+                                wait = trace_next > now ? AP_MIN(wait, trace_next - now) : 0;
                         if (wait > 0) {
                                 ts = ap_ns_to_ts(wait);
                                 ap_futex_wait(&ap_sched.sm_wake, seq, &ts);
@@ -221,6 +208,8 @@ static void *sysmon_main(void *arg)
                 acted = ap_resize_step(now);
                 acted |= retake(now);
                 acted |= ap_netpoll_sysmon(now);
+                acted |= ap_hog_scan(now);
+                trace_next = ap_schedtrace_tick(now);
                 if (acted || seq != atomic_load(&ap_sched.sm_wake)) {
                         idle = 0;
                         delay = SM_MIN_NS;

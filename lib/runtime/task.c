@@ -14,6 +14,7 @@
 
 #include "lib/runtime/arch.h"
 #include "lib/runtime/fiber.h"
+#include "lib/runtime/hog.h"
 #include "lib/runtime/internal.h"
 #include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
@@ -31,11 +32,17 @@ static void task_entry(void *arg)
 
         ap_fiber_arrive(NULL);
         ap_after_switch(ap_cur_m());
+        ap_rt_exit(true);
         g->fn(g->arg);
-        autoprocs_block_end();
         {
-                ApM *m = ap_cur_m();
-                ApP *p = m->p;
+                ApM *m;
+                bool rt = ap_rt_enter(&m);
+                ApP *p;
+
+                (void)rt; /* never leaves: the tick stays odd */
+                autoprocs_block_end();
+                m = ap_cur_m();
+                p = m->p;
                 ApG *next = NULL;
                 int hook = AP_HOOK_EXIT;
 
@@ -310,9 +317,11 @@ void ap_waiter_wait(ApWaiter *w, ApSpin *lock)
 
 /* ---- the task API (autoprocs.h, section 3) -------------------------------------------------- */
 
-AUTOPROCS_API int autoprocs_spawn(autoprocs_task_fn fn, void *arg, autoprocs_task **ret_task)
+/* Each public function below is a scheduling point: its body runs between ap_rt_enter() and
+ * ap_rt_exit() (hog.h). */
+
+static int spawn(ApM *m, autoprocs_task_fn fn, void *arg, autoprocs_task **ret_task)
 {
-        ApM *m;
         ApP *p;
         ApG *g;
 
@@ -320,7 +329,6 @@ AUTOPROCS_API int autoprocs_spawn(autoprocs_task_fn fn, void *arg, autoprocs_tas
                 return -EINVAL;
         if (!atomic_load_explicit(&ap_sched.running, AP_ACQUIRE))
                 return -ESRCH;
-        m = ap_cur_m();
         p = m ? m->p : NULL;
         g = g_alloc(p);
         if (!g)
@@ -342,9 +350,18 @@ AUTOPROCS_API int autoprocs_spawn(autoprocs_task_fn fn, void *arg, autoprocs_tas
         return 0;
 }
 
-AUTOPROCS_API int autoprocs_task_join(autoprocs_task *task)
+AUTOPROCS_API int autoprocs_spawn(autoprocs_task_fn fn, void *arg, autoprocs_task **ret_task)
 {
-        ApM *m = ap_cur_m();
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+        int r = spawn(m, fn, arg, ret_task);
+
+        ap_rt_exit(rt);
+        return r;
+}
+
+static int task_join(ApM *m, autoprocs_task *task)
+{
         ApWaiter w = { .g = m && ap_task_parkable(m->curg) ? m->curg : NULL };
 
         if (!task || task->detached)
@@ -360,6 +377,16 @@ AUTOPROCS_API int autoprocs_task_join(autoprocs_task *task)
         return 0;
 }
 
+AUTOPROCS_API int autoprocs_task_join(autoprocs_task *task)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+        int r = task_join(m, task);
+
+        ap_rt_exit(rt);
+        return r;
+}
+
 AUTOPROCS_API bool autoprocs_in_task(void)
 {
         ApM *m = ap_cur_m();
@@ -367,9 +394,8 @@ AUTOPROCS_API bool autoprocs_in_task(void)
         return m && m->curg;
 }
 
-AUTOPROCS_API void autoprocs_yield(void)
+static void yield_now(ApM *m)
 {
-        ApM *m = ap_cur_m();
         ApG *g, *next;
         ApP *p;
 
@@ -399,20 +425,52 @@ AUTOPROCS_API void autoprocs_yield(void)
         g_leave(m, g, AP_HOOK_YIELD, NULL, next);
 }
 
+void ap_rt_enter_slow(ApM *m)
+{
+        if (atomic_load_explicit(&m->revoke, AP_ACQUIRE) != AP_REVOKE_NONE) {
+                ap_hog_rejoin(m);
+                m = ap_cur_m();
+        }
+        /* asked to yield: a time slice ran out, or a resize removes this P */
+        if (m->curg && m->p && atomic_load_explicit(&m->p->preempt, AP_RELAXED))
+                yield_now(m);
+}
+
+AUTOPROCS_API void autoprocs_yield(void)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        yield_now(m);
+        ap_rt_exit(rt);
+}
+
+/* A scheduling point for the hog detector at the cost of a store; the full entry (which yields
+ * or rejoins) only when the monitor asked. */
 AUTOPROCS_API void autoprocs_checkpoint(void)
 {
         ApM *m = ap_cur_m();
+        uint64_t t;
 
-        if (!m || !m->p)
+        if (!m || !m->curg)
                 return;
-        ap_pace_point(m);
-        if (m->p && AP_UNLIKELY(atomic_load_explicit(&m->p->preempt, AP_RELAXED)))
-                autoprocs_yield();
+        t = atomic_load_explicit(&m->rt_tick, AP_RELAXED);
+        if (t & 1)
+                return;
+        atomic_store_explicit(&m->rt_tick, t + 2, AP_RELEASE);
+        if (AP_UNLIKELY(atomic_load_explicit(&m->revoke, AP_RELAXED) != AP_REVOKE_NONE ||
+                        (m->p && atomic_load_explicit(&m->p->preempt, AP_RELAXED)) ||
+                        atomic_load_explicit(&ap_pace.on, AP_RELAXED))) {
+                bool rt = ap_rt_enter(&m);
+
+                if (m->p)
+                        ap_pace_point(m);
+                ap_rt_exit(rt);
+        }
 }
 
-AUTOPROCS_API void autoprocs_block_begin(void)
+static void block_begin(ApM *m)
 {
-        ApM *m = ap_cur_m();
         ApG *g;
         ApP *p;
 
@@ -437,9 +495,31 @@ AUTOPROCS_API void autoprocs_block_begin(void)
                 ap_sysmon_wake();
 }
 
-AUTOPROCS_API void autoprocs_block_end(void)
+AUTOPROCS_API void autoprocs_block_begin(void)
 {
-        ApM *m = ap_cur_m();
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        block_begin(m);
+        ap_rt_exit(rt);
+}
+
+void ap_task_rejoin(ApM *m)
+{
+        ApP *p;
+
+        ap_sched_lock();
+        p = ap_pidleget_locked();
+        ap_sched_unlock();
+        if (p) {
+                ap_acquirep(m, p);
+                return;
+        }
+        g_leave(m, m->curg, AP_HOOK_GLOBAL, NULL, NULL);
+}
+
+static void block_end(ApM *m)
+{
         ApG *g;
         ApP *p;
         uint32_t s = AP_P_SYSCALL;
@@ -455,15 +535,18 @@ AUTOPROCS_API void autoprocs_block_end(void)
         if (atomic_compare_exchange_strong_explicit(&p->status, &s, AP_P_RUNNING, AP_ACQUIRE,
                                                     AP_RELAXED)) {
                 ap_acquirep(m, p);
-                return;
+        } else {
+                /* the P was retaken (or removed by a resize): any idle one, else queue the task */
+                ap_task_rejoin(m);
+                m = ap_cur_m();
         }
-        /* the P was retaken (or removed by a resize): any idle one, else queue the task */
-        ap_sched_lock();
-        p = ap_pidleget_locked();
-        ap_sched_unlock();
-        if (p) {
-                ap_acquirep(m, p);
-                return;
-        }
-        g_leave(m, g, AP_HOOK_GLOBAL, NULL, NULL);
+}
+
+AUTOPROCS_API void autoprocs_block_end(void)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        block_end(m);
+        ap_rt_exit(rt);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "lib/runtime/hog.h"
 #include "lib/runtime/internal.h"
 
 typedef struct Timer {
@@ -237,10 +238,8 @@ void ap_timers_fini(void)
         atomic_store(&ap_timer_next_ns, UINT64_MAX);
 }
 
-AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns)
+static void sleep_ns(ApM *m, uint64_t ns)
 {
-        ApM *m = ap_cur_m();
-
         if (!m || !m->curg || !m->p) {
                 struct timespec ts = ap_ns_to_ts(ns);
 
@@ -257,4 +256,13 @@ AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns)
 
                 ap_timer_add(ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns, m->curg);
         }
+}
+
+AUTOPROCS_API void autoprocs_sleep_ns(uint64_t ns)
+{
+        ApM *m;
+        bool rt = ap_rt_enter(&m);
+
+        sleep_ns(m, ns);
+        ap_rt_exit(rt);
 }

@@ -7,7 +7,7 @@
 //
 // Usage: bench-rt-go BENCH [-n N] [-procs P]
 // BENCH is one of yield_pingpong, chan_pingpong, spawn_join_seq, spawn_all, skynet,
-// parked_memory, resize_latency.  -procs sets GOMAXPROCS (default: the GOMAXPROCS environment
+// parked_memory, resize_latency, hol.  -procs sets GOMAXPROCS (default: the GOMAXPROCS environment
 // or Go's default).  Progress and diagnostics go to stderr; exit status 1 on a failed check,
 // 2 on bad usage.
 package main
@@ -45,6 +45,7 @@ var benches = map[string]bench{
 	"tcp_echo":        {100, tcpEcho},
 	"tcp_echo_server": {100, tcpEchoServer},
 	"blocking_reads":  {1000, blockingReads},
+	"hol":             {200, hol},
 }
 
 func usage() {
