@@ -1,0 +1,170 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# PID 1 of the cgroup v2 VM (tests/vm/run-vm.py packs it as /init): mounts proc, sys and cgroup2,
+# runs the scenarios and prints machine-readable lines on the serial console, then powers off.
+#   AP-OUT case LINE / AP-ERR case LINE / AP-EXIT case N   a command's stdout, stderr, exit status
+#   AP-RAW case key value                                  a raw fact read here (cpu.stat, ...)
+#   AP-RESULT case ok|fail|skip detail                     a case judged here
+#   AP-DONE                                                the last line
+# The host (checks.py) judges what is not judged here.  Cgroups are named autoprocs-test-*.
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp
+chmod 1777 /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+. /etc/ap-vm.env
+CLI=$AP_BUILD/daemon/autoprocs
+DAEMON=$AP_BUILD/daemon/autoprocsd
+EXAMPLE=$AP_BUILD/examples/autoprocs-example
+CG=/sys/fs/cgroup
+UNSHARE=/ul/unshare
+SETPRIV=/ul/setpriv
+ONLY=$(sed -n 's/.*ap\.only=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+
+result() { c=$1; s=$2; shift 2; echo "AP-RESULT $c $s $*"; }
+raw() { echo "AP-RAW $1 $2 $3"; }
+# Run one case's command: its output, errors and status go to the host.
+cap() {
+        c=$1
+        shift
+        "$@" >/tmp/out 2>/tmp/err </dev/null
+        rc=$?
+        sed "s/^/AP-OUT $c /" /tmp/out
+        sed "s/^/AP-ERR $c /" /tmp/err
+        echo "AP-EXIT $c $rc"
+}
+# incg CGROUP CMD...: run CMD as a member of $CG/CGROUP.
+incg() {
+        g=$1
+        shift
+        sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG/$g" "$@"
+}
+mkcg() {
+        mkdir -p "$CG/$1" && echo "$2" >"$CG/$1/cpu.max"
+}
+wanted() {
+        [ -z "$ONLY" ] && return 0
+        for p in $ONLY; do
+                case $1 in $p*) return 0 ;; esac
+        done
+        return 1
+}
+# wait_for FILE PATTERN SECONDS: poll until FILE has a line matching PATTERN.
+wait_for() {
+        i=0
+        while [ $i -lt $(($3 * 10)) ]; do
+                grep -q "$2" "$1" 2>/dev/null && return 0
+                usleep 100000
+                i=$((i + 1))
+        done
+        return 1
+}
+# busy SECONDS: one CPU-bound shell for SECONDS.
+busy() {
+        timeout "$1" sh -c 'while :; do :; done'
+        return 0
+}
+subtree() { cat "$CG/$1cgroup.subtree_control" | tr ' ' ','; }
+# Every autoprocs cgroup left anywhere (run's and the tests').
+leftovers() { find $CG -name 'autoprocs-run-*' -type d | tr '\n' ' '; }
+
+raw boot kernel "$(uname -r)"
+raw boot cmdline "$(cat /proc/cmdline)"
+if [ "$(cat /proc/self/cgroup)" = "0::/" ] && grep -qw cpu $CG/cgroup.controllers; then
+        result boot ok "cgroup2 only, controllers: $(cat $CG/cgroup.controllers)"
+else
+        result boot fail "/proc/self/cgroup: $(cat /proc/self/cgroup | tr '\n' ' '); controllers: $(cat $CG/cgroup.controllers)"
+fi
+echo "+cpu +cpuset" >$CG/cgroup.subtree_control
+
+# ---------------------------------------------------------------- detect
+if wanted detect; then
+        cap detect-root $CLI detect --json
+
+        mkcg autoprocs-test-leaf "50000 100000"
+        cap detect-leaf incg autoprocs-test-leaf $CLI detect --json
+        cap detect-leaf-ceil incg autoprocs-test-leaf $CLI detect --json --policy ceil
+        cap detect-leaf-text incg autoprocs-test-leaf $CLI detect
+
+        mkcg autoprocs-test-parent "100000 100000"
+        echo "+cpu" >$CG/autoprocs-test-parent/cgroup.subtree_control
+        mkcg autoprocs-test-parent/child "150000 100000"
+        cap detect-parent incg autoprocs-test-parent/child $CLI detect --json
+
+        mkcg autoprocs-test-nest "200000 100000"
+        echo "+cpu" >$CG/autoprocs-test-nest/cgroup.subtree_control
+        mkcg autoprocs-test-nest/a "70000 100000"
+        echo "+cpu" >$CG/autoprocs-test-nest/a/cgroup.subtree_control
+        mkcg autoprocs-test-nest/a/b "max 100000"
+        cap detect-nested incg autoprocs-test-nest/a/b $CLI detect --json
+
+        mkcg autoprocs-test-cpuset "250000 100000"
+        echo 0 >$CG/autoprocs-test-cpuset/cpuset.cpus
+        cap detect-cpuset incg autoprocs-test-cpuset $CLI detect --json
+        cap detect-cpuset-automaxprocs incg autoprocs-test-cpuset $CLI detect --json --policy automaxprocs
+
+        mkcg autoprocs-test-p10ms "5000 10000"
+        cap detect-period-10ms incg autoprocs-test-p10ms $CLI detect --json
+        mkcg autoprocs-test-p1s "1500000 1000000"
+        cap detect-period-1s incg autoprocs-test-p1s $CLI detect --json
+
+        # A new cgroup namespace, the host's cgroup2 mount still in place: root shows as /..
+        cap detect-cgroupns incg autoprocs-test-leaf $UNSHARE -C $CLI detect --json
+        # The container view: new cgroup and mount namespaces, cgroup2 mounted again.
+        cap detect-container incg autoprocs-test-leaf $UNSHARE -C -m sh -c \
+                "umount $CG && mount -t cgroup2 none $CG && exec $CLI detect --json"
+        # A limit above the namespace root cannot be seen (README limits).
+        mkcg autoprocs-test-ctp "50000 100000"
+        echo "+cpu" >$CG/autoprocs-test-ctp/cgroup.subtree_control
+        mkcg autoprocs-test-ctp/app "max 100000"
+        cap detect-container-above incg autoprocs-test-ctp/app $UNSHARE -C -m sh -c \
+                "umount $CG && mount -t cgroup2 none $CG && exec $CLI detect --json"
+
+        mkcg autoprocs-test-pid "25000 100000"
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec sleep 600' $CG/autoprocs-test-pid &
+        spid=$!
+        wait_for $CG/autoprocs-test-pid/cgroup.procs "^$spid\$" 10
+        cap detect-pid $CLI detect --json --pid $spid
+        kill $spid
+        wait $spid 2>/dev/null
+
+        cap detect-unpriv incg autoprocs-test-leaf $SETPRIV --reuid=1000 --regid=1000 --clear-groups \
+                $CLI detect --json
+
+        cap detect-cgroup-dir $CLI detect --json --cgroup $CG/autoprocs-test-leaf
+        cap detect-cgroup-printed $CLI detect --json --cgroup /autoprocs-test-leaf
+        cap detect-cgroup-missing $CLI detect --json --cgroup /nonexistent
+fi
+
+# ---------------------------------------------------------------- throttling and PSI vs raw files
+if wanted stat; then
+        mkcg autoprocs-test-thr "20000 100000"
+        incg autoprocs-test-thr sh -c 'timeout 3 sh -c "while :; do :; done"; exit 0'
+        while read -r k v; do raw stat-throttling "$k" "$v"; done <$CG/autoprocs-test-thr/cpu.stat
+        while read -r kind a10 a60 a300 total; do
+                raw stat-pressure "$kind" "$a10 $a60 $a300 $total"
+        done <$CG/autoprocs-test-thr/cpu.pressure
+        cap stat-throttling $CLI detect --json --cgroup $CG/autoprocs-test-thr
+fi
+
+# ---------------------------------------------------------------- exec
+if wanted exec; then
+        cap exec-ceil incg autoprocs-test-leaf $CLI exec --policy ceil -- \
+                sh -c 'echo "GOMAXPROCS=$GOMAXPROCS AUTOPROCS_PROCS=$AUTOPROCS_PROCS"'
+        cap exec-cpuset incg autoprocs-test-cpuset $CLI exec -- sh -c 'echo "GOMAXPROCS=$GOMAXPROCS"'
+fi
+
+# Remove every test cgroup, deepest first.
+for d in $(find $CG -depth -type d -name 'autoprocs-test-*') $(find $CG -depth -type d -path '*autoprocs-test-*'); do
+        rmdir "$d" 2>/dev/null
+done
+left=$(find $CG -type d -name 'autoprocs-*' | tr '\n' ' ')
+if [ -z "$left" ]; then result cleanup ok "no autoprocs-* cgroup left"; else result cleanup fail "left: $left"; fi
+echo "AP-DONE"
+sync
+poweroff -f
