@@ -7,12 +7,15 @@ set -euo pipefail
 base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev libcgroup-dev check curl)
 extra=(python3-jsonschema scdoc debhelper dpkg-dev fakeroot binutils golang-go golang-uber-automaxprocs-dev prometheus wrk clang libclang-rt-14-dev systemd python3 valgrind)
 container=(docker.io mmdebstrap util-linux)
+# The cgroup v2 VM suite (tests/vm): qemu (TCG) and busybox-static; the kernel is fetched by the test.
+vm=(qemu-system-x86 busybox-static util-linux)
 want=("${base[@]}")
 for a in "$@"; do
         case "$a" in
         --all) want+=("${extra[@]}") ;;
         --container) want+=("${container[@]}") ;;
-        *) echo "setup: unknown option $a (expected --all, --container)" >&2; exit 2 ;;
+        --vm) want+=("${vm[@]}") ;;
+        *) echo "setup: unknown option $a (expected --all, --container, --vm)" >&2; exit 2 ;;
         esac
 done
 missing=()

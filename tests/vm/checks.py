@@ -69,7 +69,7 @@ def ok_detect(c, errs):
 
 
 def expect_limit(cpus, cgroup, procs=None, affinity=CPUS, quota=None, period=None, path=None,
-                 policy=None):
+                 policy=None, note=None):
     def judge(c):
         errs = []
         j = ok_detect(c, errs)
@@ -101,6 +101,13 @@ def expect_limit(cpus, cgroup, procs=None, affinity=CPUS, quota=None, period=Non
             errs.append("policy %r, want %r" % (j.get("policy"), policy))
         if j.get("warnings"):
             errs.append("warnings %r, want none" % j.get("warnings"))
+        notes = j.get("notes")
+        if not isinstance(notes, list):
+            errs.append("notes %r, want a list" % notes)
+        elif note is None and notes:
+            errs.append("notes %r, want none" % notes)
+        elif note is not None and not any(note in n for n in notes):
+            errs.append("notes %r, want one mentioning %r" % (notes, note))
         if c.err:
             errs.append("stderr %r, want nothing" % c.err)
         return errs
@@ -201,7 +208,9 @@ CASES = [
     ("detect-cpuset-automaxprocs", expect_limit(2.5, "/autoprocs-test-cpuset", procs=2, affinity=1)),
     ("detect-period-10ms", expect_limit(0.5, "/autoprocs-test-p10ms", quota=5000, period=10000)),
     ("detect-period-1s", expect_limit(1.5, "/autoprocs-test-p1s", procs=2, quota=1500000, period=1000000)),
-    ("detect-cgroupns", expect_limit(0.5, LEAF, procs=2)),
+    # Paths are seen from the namespace root, as /proc/self/cgroup shows them; how the cgroup was
+    # found is a note, not a warning.
+    ("detect-cgroupns", expect_limit(0.5, "/", procs=2, path="/", note="by its cgroup.procs")),
     ("detect-container", expect_limit(0.5, "/", procs=2, path="/")),
     ("detect-container-above", expect_limit(None, None, procs=2, path="/")),
     ("detect-pid", expect_limit(0.25, "/autoprocs-test-pid", path="/autoprocs-test-pid")),
