@@ -194,6 +194,79 @@ def exec_env(want):
     return judge
 
 
+def one_json_line(c, errs):
+    """The summary of `run --json`: exactly one line on stderr, a JSON object."""
+    if len(c.err) != 1:
+        errs.append("stderr has %d lines, want exactly the JSON summary: %r" % (len(c.err), c.err))
+        return None
+    try:
+        return json.loads(c.err[0])
+    except ValueError:
+        errs.append("stderr is not JSON: %r" % c.err[0])
+        return None
+
+
+def nothing_left(c, errs, key="left"):
+    if c.raw.get(key, "").strip():
+        errs.append("left behind: %s" % c.raw[key])
+    if c.raw.get("subtree_before") != c.raw.get("subtree_after"):
+        errs.append("cgroup.subtree_control was %r, is %r" % (c.raw.get("subtree_before"),
+                                                             c.raw.get("subtree_after")))
+
+
+def run_json(stdout=None, stdout_prefix=None, stdout_ignore=False):
+    def judge(c):
+        errs = []
+        if c.exit != 0:
+            errs.append("exit %s, want 0" % c.exit)
+        j = one_json_line(c, errs)
+        if j is not None:
+            if abs(j.get("cpus", 0) - 0.5) > 1e-9 or j.get("exit_status") != 0:
+                errs.append("summary %r, want cpus 0.5, exit_status 0" % j)
+        if not stdout_ignore and stdout is not None and c.out != stdout:
+            errs.append("stdout %r, want %r" % (c.out, stdout))
+        if stdout_prefix is not None and (len(c.out) < 1 or not c.out[0].startswith(stdout_prefix[0]) or
+                                          c.out[1:] != stdout_prefix[1:]):
+            errs.append("stdout %r, want %r..." % (c.out, stdout_prefix))
+        nothing_left(c, errs)
+        return errs
+    return judge
+
+
+def run_busy_loop(c):
+    errs = run_json()(c)
+    j = one_json_line(c, [])
+    if j and not 0.2 < j.get("cpu_seconds", 0) < 0.8:
+        errs.append("cpu_seconds %r for 1 s of busy loop under 0.5 CPUs" % j.get("cpu_seconds"))
+    if j and not j.get("nr_throttled"):
+        errs.append("summary %r: never throttled: the limit did not apply" % j)
+    return errs
+
+
+def run_exit(c):
+    errs = []
+    if c.exit != 3:
+        errs.append("exit %s, want CMD's 3" % c.exit)
+    text = "\n".join(c.err)
+    if "exit status       3" not in text or "removing" in text or "cannot" in text:
+        errs.append("stderr %r, want the summary only" % c.err)
+    if c.raw.get("left", "").strip():
+        errs.append("left behind: %s" % c.raw["left"])
+    return errs
+
+
+def run_refused(words):
+    def judge(c):
+        errs = []
+        if c.exit != 125:
+            errs.append("exit %s, want 125" % c.exit)
+        if len(c.err) != 1 or words not in c.err[0]:
+            errs.append("stderr %r, want one line saying %r" % (c.err, words))
+        nothing_left(c, errs)
+        return errs
+    return judge
+
+
 LEAF = "/autoprocs-test-leaf"
 CASES = [
     ("boot", vm_judged),
@@ -221,6 +294,18 @@ CASES = [
     ("stat-throttling", throttling),
     ("exec-ceil", exec_env("GOMAXPROCS=1 AUTOPROCS_PROCS=1")),
     ("exec-cpuset", exec_env("GOMAXPROCS=1")),
+    ("init-follow", vm_judged),
+    ("daemon-follow", vm_judged),
+    ("daemon-quiet", vm_judged),
+    ("run-json", run_busy_loop),  # throttle-load's own report on stdout is not judged
+    ("run-cpuset", run_json(stdout=["Cpus_allowed_list:\t0"])),
+    ("run-exit", run_exit),
+    ("run-unpriv", run_refused("needs root or a writable cgroup hierarchy")),
+    # In a container's root cgroup (alone there): the command runs in a leaf made for it.
+    ("run-container", run_json(stdout_prefix=["0::/autoprocs-run-", "50000 100000"])),
+    ("run-container-busy", run_refused("holds other processes")),
+    ("check-test-run", vm_judged),
+    ("check-test-init-cgroup", vm_judged),
     ("cleanup", vm_judged),
 ]
 

@@ -21,16 +21,21 @@ ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 CLI=$AP_BUILD/daemon/autoprocs
 DAEMON=$AP_BUILD/daemon/autoprocsd
 EXAMPLE=$AP_BUILD/examples/autoprocs-example
+LOAD=$AP_BUILD/tests/bench/throttle-load
 CG=/sys/fs/cgroup
 UNSHARE=/ul/unshare
 SETPRIV=/ul/setpriv
 ONLY=$(sed -n 's/.*ap\.only=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 
-result() { c=$1; s=$2; shift 2; echo "AP-RESULT $c $s $*"; }
+result() {
+        local name=$1 status=$2
+        shift 2
+        echo "AP-RESULT $name $status $*"
+}
 raw() { echo "AP-RAW $1 $2 $3"; }
 # Run one case's command: its output, errors and status go to the host.
 cap() {
-        c=$1
+        local c=$1 rc
         shift
         "$@" >/tmp/out 2>/tmp/err </dev/null
         rc=$?
@@ -167,6 +172,140 @@ if wanted exec; then
         cap exec-ceil incg autoprocs-test-leaf $CLI exec --policy ceil -- \
                 sh -c 'echo "GOMAXPROCS=$GOMAXPROCS AUTOPROCS_PROCS=$AUTOPROCS_PROCS"'
         cap exec-cpuset incg autoprocs-test-cpuset $CLI exec -- sh -c 'echo "GOMAXPROCS=$GOMAXPROCS"'
+fi
+
+# ---------------------------------------------------------------- autoprocs_init() follows cpu.max
+if wanted init; then
+        mkcg autoprocs-test-init "max 100000"
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' $CG/autoprocs-test-init \
+                $EXAMPLE --seconds 120 --policy ceil --interval-ms 100 >/tmp/ex.out 2>/tmp/ex.err &
+        epid=$!
+        s=ok
+        d="started at 2"
+        wait_for /tmp/ex.out "^procs 2 " 60 || { s=fail; d="never reported procs 2"; }
+        if [ $s = ok ]; then
+                echo "50000 100000" >$CG/autoprocs-test-init/cpu.max
+                if wait_for /tmp/ex.out "^procs 1 " 60; then d="$d, 1 after cpu.max 0.5"; else s=fail; d="$d, no procs 1 after cpu.max 0.5"; fi
+        fi
+        if [ $s = ok ]; then
+                echo "max 100000" >$CG/autoprocs-test-init/cpu.max
+                if wait_for /tmp/ex.out "^procs-changed 1 2 " 60; then d="$d, 2 again after max"; else s=fail; d="$d, not back to 2 after max"; fi
+        fi
+        kill $epid 2>/dev/null
+        wait $epid
+        rc=$?
+        sed "s/^/AP-OUT init-follow /" /tmp/ex.out
+        sed "s/^/AP-ERR init-follow /" /tmp/ex.err
+        grep -q '^done ' /tmp/ex.out || { s=fail; d="$d; no clean shutdown (exit $rc)"; }
+        result init-follow $s "$d"
+fi
+
+# ---------------------------------------------------------------- the daemon follows cpu.max
+if wanted daemon; then
+        mkcg autoprocs-test-dmn "50000 100000"
+        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' $CG/autoprocs-test-dmn $DAEMON --listen 127.0.0.1:9464 --target self \
+                --target cgroup:$CG/autoprocs-test-dmn --interval 250ms >/tmp/d.log 2>&1 &
+        dpid=$!
+        scrape() {
+                wget -q -O - http://127.0.0.1:9464/metrics 2>/dev/null | grep '^autoprocs_cpu_limit_cores' >/tmp/m.txt
+                grep -q "$1" /tmp/m.txt
+        }
+        wait_metric() {
+                i=0
+                while [ $i -lt $(($2 * 4)) ]; do
+                        scrape "$1" && return 0
+                        usleep 250000
+                        i=$((i + 1))
+                done
+                return 1
+        }
+        s=ok
+        d=
+        if wait_metric 'target="self"} 0.5$' 60; then d="0.5 served"; else s=fail; d="0.5 never served"; fi
+        if [ $s = ok ]; then
+                echo "150000 100000" >$CG/autoprocs-test-dmn/cpu.max
+                if wait_metric 'target="self"} 1.5$' 30 && wait_metric 'target="cgroup:.*} 1.5$' 30; then
+                        d="$d, 1.5 after cpu.max changed (self and cgroup target)"
+                else
+                        s=fail
+                        d="$d, 1.5 not served after cpu.max changed"
+                fi
+        fi
+        sed "s/^/AP-OUT daemon-follow /" /tmp/m.txt
+        # Mount-table changes that change no answer must log nothing.
+        mkdir -p /mnt/ap
+        wait_for /tmp/d.log "autoprocsd: limit 1.500" 30 # the library's watcher of self saw it too
+        n0=$(grep -c 'limit-changed\|mounts changed\|limit 1.5' /tmp/d.log)
+        for k in 1 2 3; do
+                mount -t tmpfs none /mnt/ap && usleep 400000 && umount /mnt/ap && usleep 400000
+        done
+        sleep 1
+        n1=$(grep -c 'limit-changed\|mounts changed\|limit 1.5' /tmp/d.log)
+        kill $dpid
+        wait $dpid
+        sed "s/^/AP-ERR daemon-quiet /" /tmp/d.log
+        if [ "$n1" = "$n0" ]; then
+                result daemon-quiet ok "3 mount/umount cycles: no log line ($n0 limit lines before)"
+        else
+                result daemon-quiet fail "3 mount/umount cycles logged $((n1 - n0)) limit lines"
+        fi
+        result daemon-follow $s "$d"
+fi
+
+# ---------------------------------------------------------------- autoprocs run
+if wanted run; then
+        before=$(cat $CG/cgroup.subtree_control)
+        cap run-json $CLI run --cpus 0.5 --json -- $LOAD --procs 1 --workers 1 --seconds 1
+        raw run-json left "$(leftovers)"
+        # Without cpuset in the root's subtree_control, --cpuset must add it and take it away again.
+        echo "-cpuset" >$CG/cgroup.subtree_control
+        nocpuset=$(cat $CG/cgroup.subtree_control)
+        cap run-cpuset $CLI run --cpus 0.5 --cpuset 0 --json -- sh -c 'grep Cpus_allowed_list /proc/self/status'
+        raw run-cpuset left "$(leftovers)"
+        raw run-cpuset subtree_before "$nocpuset"
+        raw run-cpuset subtree_after "$(cat $CG/cgroup.subtree_control)"
+        echo "+cpuset" >$CG/cgroup.subtree_control
+        cap run-exit $CLI run --cpus 0.5 -- sh -c 'exit 3'
+        raw run-exit left "$(leftovers)"
+        cap run-unpriv $SETPRIV --reuid=1000 --regid=1000 --clear-groups $CLI run --cpus 0.5 -- true
+        raw run-unpriv left "$(leftovers)"
+        # A container: new cgroup and mount namespaces, cgroup2 remounted, us alone in its root.
+        mkdir -p $CG/autoprocs-test-rc
+        ctr_before=$(cat $CG/autoprocs-test-rc/cgroup.subtree_control)
+        cap run-container incg autoprocs-test-rc $UNSHARE -C -m sh -c \
+                "umount $CG && mount -t cgroup2 none $CG && exec $CLI run --cpus 0.5 --json -- sh -c 'cat /proc/self/cgroup; cat $CG\$(cut -d: -f3 /proc/self/cgroup)/cpu.max'"
+        raw run-container left "$(find $CG/autoprocs-test-rc -mindepth 1 -type d | tr '\n' ' ')"
+        raw run-container subtree_before "$ctr_before"
+        raw run-container subtree_after "$(cat $CG/autoprocs-test-rc/cgroup.subtree_control)"
+        # The same with another process in the container's root: refused in one line.
+        cap run-container-busy incg autoprocs-test-rc $UNSHARE -C -m sh -c \
+                "umount $CG && mount -t cgroup2 none $CG || exit 1; sleep 30 & $CLI run --cpus 0.5 -- true; rc=\$?; kill \$!; exit \$rc"
+        raw run-container-busy left "$(find $CG/autoprocs-test-rc -mindepth 1 -type d | tr '\n' ' ')"
+        raw run-container-busy subtree_before "$ctr_before"
+        raw run-container-busy subtree_after "$(cat $CG/autoprocs-test-rc/cgroup.subtree_control)"
+        raw run-json subtree_before "$before"
+        raw run-json subtree_after "$(cat $CG/cgroup.subtree_control)"
+fi
+
+# ---------------------------------------------------------------- the project's real-cgroup Check suites
+if wanted check; then
+        for t in test-run test-init-cgroup; do
+                exe=$AP_BUILD/tests/$t
+                if [ ! -x "$exe" ]; then
+                        result check-$t skip "$exe not built"
+                        continue
+                fi
+                # As meson runs them (tests/meson.build: env AP_CLI / AP_EXAMPLE), slower under TCG.
+                AP_CLI=$CLI AP_EXAMPLE=$EXAMPLE CK_DEFAULT_TIMEOUT=120 CK_TIMEOUT_MULTIPLIER=3 \
+                        $exe >/tmp/ck.out 2>&1
+                rc=$?
+                sed "s/^/AP-OUT check-$t /" /tmp/ck.out
+                case $rc in
+                0) result check-$t ok "$(grep -E '^[0-9]+%' /tmp/ck.out | tail -1)" ;;
+                77) result check-$t fail "skipped on v2 as root: $(tail -1 /tmp/ck.out)" ;;
+                *) result check-$t fail "exit $rc: $(grep -E '^[0-9]+%' /tmp/ck.out | tail -1)" ;;
+                esac
+        done
 fi
 
 # Remove every test cgroup, deepest first.
