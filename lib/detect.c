@@ -32,6 +32,9 @@ AUTOPROCS_API autoprocs_facts *autoprocs_facts_free(autoprocs_facts *f)
         for (size_t i = 0; i < f->n_warnings; i++)
                 free(f->warnings[i]);
         free(f->warnings);
+        for (size_t i = 0; i < f->n_notes; i++)
+                free(f->notes[i]);
+        free(f->notes);
         free(f);
         return NULL;
 }
@@ -195,9 +198,11 @@ AUTOPROCS_API int autoprocs_detect(const autoprocs_config *config, autoprocs_fac
         f->reserve_millicpus = config->reserve_millicpus;
         r = detect_run(config, f, &warn);
         if (r >= 0) {
-                /* Hand the warnings over (steal the array). */
+                /* Hand the warnings and notes over (steal the arrays). */
                 f->warnings = warn.v;
                 f->n_warnings = warn.n;
+                f->notes = warn.notes;
+                f->n_notes = warn.n_notes;
                 warn = AP_WARNINGS_NULL;
         }
         ap_warnings_done(&warn);

@@ -28,6 +28,18 @@ static void psi_fields(ApBuf *b, const char *kind, const ApPsiLine *l)
         psi_field(b, kind, "total_seconds", l, l ? l->total_usec : 0, 1000000, 6);
 }
 
+/* ,"NAME":[...] of @n strings. */
+static void string_array(ApBuf *b, const char *name, char *const *v, size_t n)
+{
+        ap_buf_printf(b, ",\"%s\":[", name);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        ap_buf_puts(b, ",");
+                ap_buf_json_string_or_null(b, v[i]);
+        }
+        ap_buf_puts(b, "]");
+}
+
 AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *f, char **ret_json)
 {
         ApBuf b = AP_BUF_NULL;
@@ -78,12 +90,8 @@ AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *f, char **ret_j
                 ap_buf_puts(&b, "}");
         } else
                 ap_buf_puts(&b, "null");
-        ap_buf_puts(&b, ",\"warnings\":[");
-        for (size_t i = 0; i < f->n_warnings; i++) {
-                if (i)
-                        ap_buf_puts(&b, ",");
-                ap_buf_json_string_or_null(&b, f->warnings[i]);
-        }
-        ap_buf_puts(&b, "]}");
+        string_array(&b, "warnings", f->warnings, f->n_warnings);
+        string_array(&b, "notes", f->notes, f->n_notes);
+        ap_buf_puts(&b, "}");
         return ap_buf_steal(&b, ret_json);
 }

@@ -130,3 +130,13 @@ int ap_facts_add_warning(autoprocs_facts *f, const char *w)
         f->warnings[f->n_warnings++] = d;
         return 0;
 }
+
+AUTOPROCS_API size_t autoprocs_facts_note_count(const autoprocs_facts *f)
+{
+        return f ? f->n_notes : 0;
+}
+
+AUTOPROCS_API const char *autoprocs_facts_note(const autoprocs_facts *f, size_t i)
+{
+        return f && i < f->n_notes ? f->notes[i] : NULL;
+}

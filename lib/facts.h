@@ -33,6 +33,8 @@ struct autoprocs_facts {
         ApPsi pressure;               /* exact hundredths, for rendering */
         char **warnings;
         size_t n_warnings;
+        char **notes;                 /* informational: how a fact was found (no fault) */
+        size_t n_notes;
 };
 
 /* Append one warning to built facts (detect.c builds the facts).  @retval 0  @retval -ENOMEM */

@@ -115,8 +115,9 @@ static void report_tick(const autoprocs_config *c, const ApWatchResult *res, boo
                              "cannot read the CPU limit any more%s; keeping the current size", why);
                 return;
         }
-        if (!(res->flags & (AP_WATCH_LIMIT_CHANGED | AP_WATCH_MOVED | AP_WATCH_REMOUNTED)) &&
-            !was_failed)
+        /* A move or a changed mount table with the same answer is no news: every container start
+         * on a host changes the mount table (a line per change was logged on busy hosts). */
+        if (!(res->flags & AP_WATCH_LIMIT_CHANGED) && !was_failed)
                 return;
         if (res->has_limit)
                 emit(c, AUTOPROCS_LOG_INFO, "limit-changed",

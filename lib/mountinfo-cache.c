@@ -39,7 +39,7 @@ static int cache_fill(void)
                 return r;
         if (r < 0)
                 return AP_PROBE_NOT_APPLICABLE;
-        r = ap_mountinfo_parse(buf, len, "proc/self/mountinfo", &mt, &w);
+        r = ap_mountinfo_parse(buf, len, "/proc/self/mountinfo", &mt, &w);
         if (r < 0)
                 return r;
         if (w.n > 0 || w.dropped > 0) {

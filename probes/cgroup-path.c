@@ -311,12 +311,14 @@ static int mount_line_parse(const char *s, size_t len, ApMount *ret, const char 
                 *why = "bad major:minor";
                 return -EINVAL;
         }
+        /* Other filesystems end here, before their root is looked at: an nsfs bind mount (a
+         * network namespace kept in /run/netns) has the root "net:[4026532]", which is normal. */
+        if (!((fsl == 6 && memcmp(fs, "cgroup", 6) == 0) || (fsl == 7 && memcmp(fs, "cgroup2", 7) == 0)))
+                return 0;
         if (f[3][0] != '/' || f[4][0] != '/') {
                 *why = "root or mount point not absolute";
                 return -EINVAL;
         }
-        if (!((fsl == 6 && memcmp(fs, "cgroup", 6) == 0) || (fsl == 7 && memcmp(fs, "cgroup2", 7) == 0)))
-                return 0;
         m.id = (unsigned)id;
         m.parent = (unsigned)parent;
         r = ap_mountinfo_unescape(f[3], fl[3], &m.root);

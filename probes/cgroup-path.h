@@ -72,7 +72,9 @@ typedef struct ApMountTable {
 } ApMountTable;
 
 /* Parse @len bytes of mountinfo.  Only cgroup and cgroup2 mounts are kept (others are checked
- * for shape only).  @retval 0  @retval -ENOMEM */
+ * for shape only: fields, ids, the "-" separator; their root may be "net:[N]" as nsfs has it).
+ * @name starts each warning ("/proc/self/mountinfo: line 7 skipped: ...").
+ * @retval 0  @retval -ENOMEM */
 int ap_mountinfo_parse(const char *buf, size_t len, const char *name, ApMountTable *ret,
                        ApWarnings *warn);
 void ap_mount_table_done(ApMountTable *mt);

@@ -359,7 +359,7 @@ static int resolve_by_search(const ApProbeRoot *root, const ApMountTable *mt, co
                 loc->flags |= AP_LOC_SEARCHED;
                 if (!ap_path_has_dotdot(line->path) && loc_set_ns_root(loc, line->path, rel) < 0)
                         return -ENOMEM;
-                ap_warn(warn, "mountinfo: %s mount root \"%s\" is outside the cgroup namespace; "
+                ap_note(warn, "mountinfo: %s mount root \"%s\" is outside the cgroup namespace; "
                         "process %d found in /%s by its cgroup.procs", what, m->root, pid, loc->dir);
                 return 1;
         }
@@ -413,7 +413,7 @@ static int resolve_by_suffix(const ApProbeRoot *root, const ApMountTable *mt, co
         if (r < 0)
                 return r;
         loc->flags |= AP_LOC_SUFFIX;
-        ap_warn(warn, "mountinfo: %s mount root \"%s\" is not a prefix of cgroup path \"%s\"; "
+        ap_note(warn, "mountinfo: %s mount root \"%s\" is not a prefix of cgroup path \"%s\"; "
                 "using the longest existing suffix: /%s", what, bm->root, line->path, loc->dir);
         return 1;
 }
@@ -629,13 +629,14 @@ int ap_cgroup_model_read(const ApProbeRoot *root, ApCgroupModel *ret, ApWarnings
                 goto fail;
         /* own_mounts: the mount points are resolved in our namespace, so ours is the table. */
         ap_probe_proc_dir(root, proc, sizeof(proc));
-        snprintf(path, sizeof(path), "%s/mountinfo", root->own_mounts ? "proc/self" : proc);
-        r = ap_read_file_at(root->root_fd, path, AP_PROBE_MAX_FILE, &mi, &mi_len);
+        /* "/proc/self/mountinfo": the name the warnings show; opened below root without the '/'. */
+        snprintf(path, sizeof(path), "/%s/mountinfo", root->own_mounts ? "proc/self" : proc);
+        r = ap_read_file_at(root->root_fd, path + 1, AP_PROBE_MAX_FILE, &mi, &mi_len);
         if (r == -ENOMEM)
                 goto fail;
         if (r < 0) {
                 if (m.lines.n > 0)
-                        ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
+                        ap_warn(warn, "%s: %s", path, ap_open_strerror(r));
         } else {
                 r = ap_mountinfo_parse(mi, mi_len, path, &m.mounts, warn);
                 if (r < 0)
@@ -674,6 +675,38 @@ static int dir_loc(const ApMount *mnt, const char *rel, ApCgroupLoc *ret)
         return 0;
 }
 
+/*
+ * @abs is not a directory: read it as a hierarchy path, as detect prints it (cgroup_path,
+ * limit.cgroup: "/kubepods/pod1").  The cpu hierarchy's mounts are tried first (v1 cpu, then
+ * cgroup2); a mount whose root is a component prefix of @abs maps it below its mount point.
+ * *ret_dir = that directory (absolute, malloc'd), or NULL when no mount has it.
+ */
+static int hier_path_dir(const ApProbeRoot *root, const ApMountTable *mt, const char *abs, char **ret_dir)
+{
+        *ret_dir = NULL;
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < mt->n; i++) {
+                        const ApMount *mnt = &mt->v[i];
+                        _cleanup_free_ char *cand = NULL, *rel = NULL;
+                        const char *rest;
+
+                        if (!mount_holds(mnt, pass == 0 ? "cpu" : NULL))
+                                continue;
+                        if (!ap_path_comp_prefix(mnt->root, abs, &rest))
+                                continue;
+                        cand = ap_path_join_abs(mnt->mount_point, rest);
+                        rel = cand ? ap_path_rel_of_abs(cand) : NULL;
+                        if (!rel)
+                                return -ENOMEM;
+                        if (dir_exists(root->mnt_fd, rel)) {
+                                *ret_dir = AP_TAKE_PTR(cand);
+                                return 0;
+                        }
+                }
+        }
+        return 0;
+}
+
 int ap_cgroup_model_for_dir(const ApProbeRoot *root, const char *dir, ApCgroupModel *ret,
                             ApWarnings *warn)
 {
@@ -691,12 +724,12 @@ int ap_cgroup_model_for_dir(const ApProbeRoot *root, const char *dir, ApCgroupMo
         if (!abs)
                 return -ENOMEM;
         ap_probe_proc_dir(root, proc, sizeof(proc));
-        snprintf(path, sizeof(path), "%s/mountinfo", proc);
-        r = ap_read_file_at(root->root_fd, path, AP_PROBE_MAX_FILE, &mi, &mi_len);
+        snprintf(path, sizeof(path), "/%s/mountinfo", proc);
+        r = ap_read_file_at(root->root_fd, path + 1, AP_PROBE_MAX_FILE, &mi, &mi_len);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                ap_warn(warn, "/%s: %s", path, ap_open_strerror(r));
+                ap_warn(warn, "%s: %s", path, ap_open_strerror(r));
         else if ((r = ap_mountinfo_parse(mi, mi_len, path, &m.mounts, warn)) < 0)
                 goto fail;
         if (ap_path_has_dotdot(abs)) {
@@ -704,6 +737,23 @@ int ap_cgroup_model_for_dir(const ApProbeRoot *root, const char *dir, ApCgroupMo
                 ap_warn(warn, "%s: cgroup directory with a \"..\" component", dir);
                 r = -EINVAL;
                 goto fail;
+        }
+        {
+                _cleanup_free_ char *rel = ap_path_rel_of_abs(abs), *mapped = NULL;
+
+                if (!rel)
+                        goto nomem;
+                if (!dir_exists(root->mnt_fd, rel)) {
+                        r = hier_path_dir(root, &m.mounts, abs, &mapped);
+                        if (r < 0)
+                                goto fail;
+                        if (!mapped) {
+                                r = -ENOTDIR;
+                                goto fail;
+                        }
+                        free(abs);
+                        abs = AP_TAKE_PTR(mapped);
+                }
         }
         for (size_t i = 0; i < m.mounts.n; i++) {
                 const char *rest;

@@ -82,7 +82,9 @@ int ap_cgroup_model_read_with_mounts(const ApProbeRoot *root, ApMountTable *moun
  * The model of a cgroup directory given directly (autoprocs_config_set_cgroup_dir): @dir is
  * absolute in the mount namespace of @root's process, or relative to root.  Its mount is looked
  * up in that process's mountinfo (longest mount point that is a component prefix of @dir).
- * @retval 0  @retval -ENOMEM
+ * A @dir that is no directory is taken as a hierarchy path, as detect prints it ("/kubepods/pod1"),
+ * and mapped below the mount point of the cpu hierarchy (v1 cpu, else cgroup2) whose root holds it.
+ * @retval 0  @retval -ENOMEM  @retval -ENOTDIR neither a directory nor a path of a mounted hierarchy
  */
 int ap_cgroup_model_for_dir(const ApProbeRoot *root, const char *dir, ApCgroupModel *ret,
                             ApWarnings *warn);

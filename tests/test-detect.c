@@ -104,7 +104,7 @@ START_TEST(test_v2_tree)
                             "\"throttling\":{\"nr_periods\":40,\"nr_throttled\":3,\"throttled_seconds\":1.5},"
                             "\"pressure\":{\"some_avg10\":1.25,\"some_avg60\":0.5,\"some_avg300\":0,"
                             "\"some_total_seconds\":2.5,\"full_avg10\":0.1,\"full_avg60\":0,\"full_avg300\":0,"
-                            "\"full_total_seconds\":0.000001},\"warnings\":[]}");
+                            "\"full_total_seconds\":0.000001},\"warnings\":[],\"notes\":[]}");
         free(s);
         autoprocs_facts_free(f);
 

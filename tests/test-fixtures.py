@@ -19,10 +19,10 @@ import subprocess
 import sys
 
 CONTRACT_FIELDS = ("cgroup_version", "cgroup_path", "limit", "affinity_cpus", "procs", "policy",
-                   "throttling", "pressure", "warnings")
+                   "throttling", "pressure", "warnings", "notes")
 POLICIES = ("go125", "ceil", "floor", "automaxprocs")
 META_KEYS = ("description", "args", "exit", "procs_by_policy", "runs", "warnings_nonempty",
-             "warnings_contain")
+             "warnings_contain", "notes_contain")
 
 
 def run(exe, args, timeout=20):
@@ -164,9 +164,10 @@ def check_shape(obj, errs):
             for k in ("some_avg10", "some_avg60", "some_avg300", "some_total_seconds"):
                 if not is_num(pr.get(k)):
                     errs.append("pressure.%s: not a number" % k)
-    w = obj.get("warnings")
-    if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
-        errs.append("warnings: not an array of strings")
+    for k in ("warnings", "notes"):
+        w = obj.get(k)
+        if not isinstance(w, list) or not all(isinstance(x, str) for x in w):
+            errs.append("%s: not an array of strings" % k)
 
 
 def detect_json(exe, root, args, errs, what):
@@ -212,6 +213,10 @@ def check_scenario(exe, root, exp):
     for sub in exp.get("warnings_contain", []):
         if not any(sub in w for w in warnings):
             errs.append("warnings: none mentions %r (got %s)" % (sub, json.dumps(warnings)))
+    notes = obj.get("notes") if isinstance(obj.get("notes"), list) else []
+    for sub in exp.get("notes_contain", []):
+        if not any(sub in n for n in notes):
+            errs.append("notes: none mentions %r (got %s)" % (sub, json.dumps(notes)))
 
     for policy, procs in sorted(exp.get("procs_by_policy", {}).items()):
         o = detect_json(exe, root, args + ["--policy", policy], errs, "--policy " + policy)

@@ -207,6 +207,42 @@ static void next_tick(void)
         }
 }
 
+/* A mount-table change that changes no answer logs nothing (it did: one line per container start
+ * on a busy host); a limit change afterwards is logged once. */
+START_TEST(test_mounts_changed_quiet)
+{
+        autoprocs_config *c = config_new(10);
+        char mi[1024] = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+                        "30 24 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+        unsigned before;
+
+        ck_assert_int_eq(autoprocs_init(c), 0);
+        autoprocs_config_free(c);
+        next_tick();
+        pthread_mutex_lock(&calls.lock);
+        before = calls.limit_changed;
+        pthread_mutex_unlock(&calls.lock);
+        for (int i = 0; i < 3; i++) {
+                /* Another network namespace bound under /run/netns (nsfs: root "net:[N]"). */
+                size_t n = strlen(mi);
+
+                snprintf(mi + n, sizeof(mi) - n, "%d 26 0:4 net:[402653229%d] /run/netns/n%d rw - nsfs nsfs rw\n",
+                         90 + i, i, i);
+                ap_test_write(tree, "proc/self/mountinfo", mi);
+                next_tick();
+                next_tick();
+        }
+        pthread_mutex_lock(&calls.lock);
+        ck_assert_uint_eq(calls.limit_changed, before);
+        pthread_mutex_unlock(&calls.lock);
+        ap_test_write(tree, LEAF, "50000 100000\n");
+        wait_procs(1);
+        pthread_mutex_lock(&calls.lock);
+        ck_assert_uint_eq(calls.limit_changed, before + 1);
+        pthread_mutex_unlock(&calls.lock);
+}
+END_TEST
+
 START_TEST(test_garbage_at_start)
 {
         /* A bad leaf at start: init still sizes from what is readable (the unlimited parent:
@@ -408,6 +444,7 @@ static Suite *suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_follows_the_limit);
         tcase_add_test(tc, test_garbage_and_move);
+        tcase_add_test(tc, test_mounts_changed_quiet);
         tcase_add_test(tc, test_garbage_at_start);
         tcase_add_test(tc, test_flapping_limit_resizes_once);
         tcase_add_test(tc, test_idempotent_and_restart);

@@ -142,6 +142,8 @@ START_TEST(test_mountinfo)
                 "38 31 0:36 / /bad\\9 rw - cgroup cgroup rw,cpu\n"        /* bad escape */
                 "39 31 0:37 / /s rw  - cgroup cgroup rw,cpu\n"            /* empty field */
                 "40 31 0:38 / /no-super - cgroup2 cgroup2\n"              /* 6 fields before '-'? no */
+                /* A network namespace kept by `ip netns add`: not a cgroup mount, no warning. */
+                "42 26 0:4 net:[4026532290] /run/netns/blue rw shared:610 - nsfs nsfs rw\n"
                 "41 31 0:39 / /nl-end rw - cgroup2 cgroup2 rw";           /* no trailing newline */
         ApMountTable mt = { 0 };
         ApWarnings w = AP_WARNINGS_NULL;
@@ -245,6 +247,14 @@ static bool any_warning(const ApWarnings *w, const char *needle)
 {
         for (size_t i = 0; i < w->n; i++)
                 if (strstr(w->v[i], needle))
+                        return true;
+        return false;
+}
+
+static bool any_note(const ApWarnings *w, const char *needle)
+{
+        for (size_t i = 0; i < w->n_notes; i++)
+                if (strstr(w->notes[i], needle))
                         return true;
         return false;
 }
@@ -383,7 +393,9 @@ START_TEST(test_resolve_dotdot)
         ck_assert_str_eq(m.cpu.ns_rel, "pod/ctr");
         ck_assert_str_eq(m.cpu.hier_path, "/");
         ck_assert(m.cpu.flags & AP_LOC_SEARCHED);
-        ck_assert(any_warning(&w, "outside the cgroup namespace"));
+        /* Found: a note, not a warning (nothing is missing or malformed). */
+        ck_assert(any_note(&w, "outside the cgroup namespace"));
+        ck_assert_uint_eq(w.n, 0);
         ap_cgroup_model_done(&m);
         ap_warnings_done(&w);
 
@@ -413,7 +425,8 @@ START_TEST(test_resolve_suffix)
         model(&m, &w);
         ck_assert_str_eq(m.cpu.dir, "sys/fs/cgroup/cpu/app/task");
         ck_assert(m.cpu.flags & AP_LOC_SUFFIX);
-        ck_assert(any_warning(&w, "longest existing suffix"));
+        ck_assert(any_note(&w, "longest existing suffix"));
+        ck_assert(!any_warning(&w, "longest existing suffix"));
         ap_cgroup_model_done(&m);
         ap_warnings_done(&w);
 }
@@ -471,6 +484,8 @@ START_TEST(test_model_for_dir)
                       "33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
                       "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
         ap_test_write(tree, "sys/fs/cgroup/cpu/g/h/cpu.cfs_quota_us", "-1\n");
+        ap_test_write(tree, "sys/fs/cgroup/cpuacct/g/cpuacct.usage", "0\n");
+        ap_test_write(tree, "sys/fs/cgroup/unified/z/cgroup.procs", "");
         tree_open();
         ck_assert_int_eq(ap_cgroup_model_for_dir(&root, "/sys/fs/cgroup/cpu/g/h", &m, NULL), 0);
         ck_assert_int_eq(m.cpu.version, 1);
@@ -486,6 +501,21 @@ START_TEST(test_model_for_dir)
         ck_assert_int_eq(m.cpu.version, 2);
         ck_assert_str_eq(m.unified.dir, "sys/fs/cgroup/unified/z");
         ap_cgroup_model_done(&m);
+        /* The hierarchy path detect prints (limit.cgroup) names the same cgroup: the cpu
+         * hierarchy's mount first. */
+        ck_assert_int_eq(ap_cgroup_model_for_dir(&root, "/g/h", &m, NULL), 0);
+        ck_assert_int_eq(m.cpu.version, 1);
+        ck_assert_str_eq(m.cpu.dir, "sys/fs/cgroup/cpu/g/h");
+        ck_assert_str_eq(m.cpu.hier_path, "/g/h");
+        ap_cgroup_model_done(&m);
+        /* Only the v2 hierarchy has /z. */
+        ck_assert_int_eq(ap_cgroup_model_for_dir(&root, "/z", &m, NULL), 0);
+        ck_assert_int_eq(m.cpu.version, 2);
+        ck_assert_str_eq(m.unified.dir, "sys/fs/cgroup/unified/z");
+        ap_cgroup_model_done(&m);
+        /* Neither a directory nor a cgroup of any mounted hierarchy. */
+        ck_assert_int_eq(ap_cgroup_model_for_dir(&root, "/nonexistent", &m, NULL), -ENOTDIR);
+        ck_assert_int_eq(ap_cgroup_model_for_dir(&root, "/sys/fs/cgroup/cpu/nonexistent", &m, NULL), -ENOTDIR);
 }
 END_TEST
 

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages autoprocs builds, tests and benchmarks with.  Idempotent.
-# Usage: tools/setup-debian.sh [--all] [--container]
+# Usage: tools/setup-debian.sh [--all] [--container] [--vm]
 #   --all adds the test/benchmark tools (Go, promtool, wrk, clang); --container the container engine
 #   suite's (tests/container/run.sh: Debian's docker.io, mmdebstrap for the base image).
+#   --vm the cgroup v2 VM suite's (tests/vm: qemu-system-x86, busybox-static).
 set -euo pipefail
 base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev libcgroup-dev check curl)
 extra=(python3-jsonschema scdoc bash-completion debhelper dpkg-dev fakeroot binutils golang-go golang-uber-automaxprocs-dev prometheus wrk clang libclang-rt-14-dev systemd python3 valgrind)
 container=(docker.io mmdebstrap util-linux)
+# The cgroup v2 VM suite (tests/vm): qemu (TCG) and busybox-static; the kernel is fetched by the test.
+vm=(qemu-system-x86 busybox-static util-linux)
 want=("${base[@]}")
 for a in "$@"; do
         case "$a" in
         --all) want+=("${extra[@]}") ;;
         --container) want+=("${container[@]}") ;;
-        *) echo "setup: unknown option $a (expected --all, --container)" >&2; exit 2 ;;
+        --vm) want+=("${vm[@]}") ;;
+        *) echo "setup: unknown option $a (expected --all, --container, --vm)" >&2; exit 2 ;;
         esac
 done
 missing=()

@@ -109,6 +109,11 @@ static void report(const autoprocs_facts *f, FILE *out)
                 for (size_t i = 0; i < nw; i++)
                         fprintf(out, "  - %s\n", autoprocs_facts_warning(f, i));
         }
+        if (autoprocs_facts_note_count(f)) {
+                fprintf(out, "notes:\n");
+                for (size_t i = 0; i < autoprocs_facts_note_count(f); i++)
+                        fprintf(out, "  - %s\n", autoprocs_facts_note(f, i));
+        }
 }
 
 /* The facts as JSON or as the human report on stdout.  @retval the exit code */
@@ -283,6 +288,11 @@ int ap_cli_detect(int argc, char **argv)
                         "accessible (run as its uid and gid, or with CAP_SYS_PTRACE) and our own mounts "
                         "do not show its cgroup\n", sz.pid, sz.pid);
                 ret = EXIT_FAIL;
+                goto out;
+        }
+        if (r == -ENOTDIR) {
+                ret = ap_cli_error(&cli, "--cgroup: '%s' is neither a cgroup directory nor the path of a "
+                                   "cgroup in a mounted hierarchy (e.g. /sys/fs/cgroup/app or /app)", sz.cgroup);
                 goto out;
         }
         if (r < 0) {

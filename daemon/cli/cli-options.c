@@ -130,6 +130,7 @@ int ap_cli_sizing_option(const ApCli *cli, ApCliSizing *s, int opt, const char *
                                            "directory, e.g. /sys/fs/cgroup/cpu/app)", arg);
                         return -2;
                 }
+                s->cgroup = arg;
                 return 0;
         case AP_OPT_POLICY:
                 if (autoprocs_policy_from_string(arg, &pol) < 0 ||

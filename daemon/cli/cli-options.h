@@ -70,6 +70,7 @@ enum {
 typedef struct ApCliSizing {
         autoprocs_config *config;     /* owned; ap_cli_sizing_done() frees it */
         const char *root;             /* --root, borrowed from argv */
+        const char *cgroup;           /* --cgroup, borrowed from argv */
         unsigned pid;                 /* --pid, 0 = none */
 } ApCliSizing;
 

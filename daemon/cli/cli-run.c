@@ -3,8 +3,8 @@
  * `autoprocs run --cpus Q [--period-us P] [--cpuset LIST] [--json] -- CMD [ARGS...]`
  *
  * Reproduces a container's CPU limit on any Linux machine: creates a fresh cgroup
- * autoprocs-run-<pid> with libcgroup (cgroup v1: cpu + cpuacct, + cpuset with --cpuset; v2:
- * cpu.max), runs CMD inside it (fork, attach the child, exec), forwards SIGINT/SIGTERM/SIGHUP/
+ * autoprocs-run-<pid> (cgroup v1 with libcgroup: cpu + cpuacct, + cpuset with --cpuset; v2 with
+ * run-cgroup2.c: cpu.max, cpuset.cpus, inside a container's namespace root too), runs CMD inside it (fork, attach the child, exec), forwards SIGINT/SIGTERM/SIGHUP/
  * SIGQUIT that were sent to us alone, and after CMD exits prints what the limit did, as time(1)
  * does: CPU used, periods, throttled periods, throttled seconds.  --json prints instead the one
  * line of CONTRACT-bench.md on stderr:
@@ -37,6 +37,7 @@
 #include "autoprocs.h"
 #include "daemon/cli/cli-options.h"
 #include "daemon/cli/cli.h"
+#include "daemon/cli/run-cgroup2.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/parse.h"
 
@@ -104,14 +105,21 @@ static bool cg_not_permitted(int r)
                e == EROFS;
 }
 
-/* Which cgroup version holds the cpu controller for us (public detection API). */
-static int cpu_cgroup_version(void)
+/* Which cgroup version holds the cpu controller for us, and our cgroup there (public detection
+ * API; *ret_path as /proc/self/cgroup has it, malloc'd, NULL when unknown). */
+static int cpu_cgroup_version(char **ret_path)
 {
         autoprocs_facts *facts = NULL;
+        const char *path;
         int v = 0;
 
-        if (autoprocs_detect(NULL, &facts) == 0)
+        *ret_path = NULL;
+        if (autoprocs_detect(NULL, &facts) == 0) {
                 v = autoprocs_facts_cgroup_version(facts);
+                path = autoprocs_facts_cgroup_path(facts);
+                if (path)
+                        *ret_path = strdup(path);
+        }
         autoprocs_facts_free(facts);
         return v;
 }
@@ -142,15 +150,21 @@ typedef struct RunSpec {
         const char *cpuset;
         bool json;
         int version;
+        char *own_path;   /* our cgroup in the cpu hierarchy, as /proc/self/cgroup has it */
 } RunSpec;
 
-/* Build the cgroup description; nothing is created yet. */
+/* The new cgroup: libcgroup's description (v1) or our own directory (v2, run-cgroup2.c). */
+typedef struct RunCgroup {
+        struct cgroup *v1;
+        ApRunCg2 v2;
+} RunCgroup;
+
+/* Build the v1 cgroup description; nothing is created yet. */
 static int describe_cgroup(const char *name, const RunSpec *spec, struct cgroup **ret)
 {
         struct cgroup *cg = cgroup_new_cgroup(name);
         struct cgroup_controller *c;
-        _cleanup_free_ char *mems = NULL;
-        char buf[64];
+        _cleanup_free_ char *mems = NULL, *mnt = NULL;
         int r = ECGFAIL;
 
         if (!cg)
@@ -158,27 +172,15 @@ static int describe_cgroup(const char *name, const RunSpec *spec, struct cgroup 
         c = cgroup_add_controller(cg, "cpu");
         if (!c)
                 goto fail;
-        if (spec->version == 2) {
-                (void)snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long)spec->quota_us,
-                               (unsigned long long)spec->period_us);
-                r = cgroup_add_value_string(c, "cpu.max", buf);
-                if (r)
-                        goto fail;
-        } else {
-                /* Period first: the kernel checks quota against the period in force. */
-                r = cgroup_add_value_uint64(c, "cpu.cfs_period_us", spec->period_us);
-                if (r == 0)
-                        r = cgroup_add_value_int64(c, "cpu.cfs_quota_us", (int64_t)spec->quota_us);
-                if (r)
-                        goto fail;
-                /* Usage (cpuacct.usage) for the summary, where a cpuacct hierarchy exists. */
-                char *mnt = NULL;
-
-                if (cgroup_get_subsys_mount_point("cpuacct", &mnt) == 0 && mnt &&
-                    !cgroup_get_controller(cg, "cpuacct"))
-                        (void)cgroup_add_controller(cg, "cpuacct");
-                free(mnt);
-        }
+        /* Period first: the kernel checks quota against the period in force. */
+        r = cgroup_add_value_uint64(c, "cpu.cfs_period_us", spec->period_us);
+        if (r == 0)
+                r = cgroup_add_value_int64(c, "cpu.cfs_quota_us", (int64_t)spec->quota_us);
+        if (r)
+                goto fail;
+        /* Usage (cpuacct.usage) for the summary, where a cpuacct hierarchy exists. */
+        if (cgroup_get_subsys_mount_point("cpuacct", &mnt) == 0 && mnt && !cgroup_get_controller(cg, "cpuacct"))
+                (void)cgroup_add_controller(cg, "cpuacct");
         if (spec->cpuset) {
                 c = cgroup_add_controller(cg, "cpuset");
                 if (!c)
@@ -186,14 +188,12 @@ static int describe_cgroup(const char *name, const RunSpec *spec, struct cgroup 
                 r = cgroup_add_value_string(c, "cpuset.cpus", spec->cpuset);
                 if (r)
                         goto fail;
-                if (spec->version != 2) {
-                        r = root_cpuset_mems(&mems);
-                        if (r)
-                                goto fail;
-                        r = cgroup_add_value_string(c, "cpuset.mems", mems);
-                        if (r)
-                                goto fail;
-                }
+                r = root_cpuset_mems(&mems);
+                if (r)
+                        goto fail;
+                r = cgroup_add_value_string(c, "cpuset.mems", mems);
+                if (r)
+                        goto fail;
         }
         *ret = cg;
         return 0;
@@ -441,8 +441,107 @@ static int parse_args(int argc, char **argv, RunSpec *spec)
         return 0;
 }
 
-/* Fork; the child waits until it is in the cgroup, then execs.  Exec errors come back on a pipe. */
-static int spawn_in_cgroup(struct cgroup *cg, char **cmd, pid_t *ret_pid, int *ret_exec_errno)
+static bool errno_not_permitted(int e)
+{
+        return e == EACCES || e == EPERM || e == EROFS;
+}
+
+/* v1 with libcgroup.  @retval 0  @retval -1 (one line on stderr said why) */
+static int create_v1(const char *name, const RunSpec *spec, RunCgroup *cg)
+{
+        int r;
+
+        r = describe_cgroup(name, spec, &cg->v1);
+        if (r != 0) {
+                fprintf(stderr, "autoprocs run: describing cgroup %s: %s\n", name, cg_strerror(r));
+                return -1;
+        }
+        r = cgroup_create_cgroup(cg->v1, 0);
+        if (r == 0)
+                return 0;
+        if (cg_not_permitted(r))
+                fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s (needs root "
+                        "or a writable cgroup hierarchy)\n", name, cg_strerror(r));
+        else if (spec->cpuset && r == ECGOTHER &&
+                 (cgroup_get_last_errno() == ERANGE || cgroup_get_last_errno() == EINVAL))
+                fprintf(stderr, "autoprocs run: --cpuset: the kernel refused '%s' for %s: %s "
+                        "(expected CPUs of the parent cpuset)\n", spec->cpuset, name, cg_strerror(r));
+        else
+                fprintf(stderr, "autoprocs run: cannot create cgroup %s (cpus %.3f, "
+                        "period %llu us): %s\n", name, (double)spec->millicpus / 1000.0,
+                        (unsigned long long)spec->period_us, cg_strerror(r));
+        /* It may exist half made (one hierarchy of several): remove what is there. */
+        (void)cgroup_delete_cgroup_ext(cg->v1, CGFLAG_DELETE_IGNORE_MIGRATION);
+        cgroup_free(&cg->v1);
+        return -1;
+}
+
+/* v2: one directory, made by run-cgroup2.c.  @retval 0  @retval -1 (one line said why) */
+static int create_v2(const char *name, const RunSpec *spec, RunCgroup *cg)
+{
+        _cleanup_free_ char *mnt = NULL;
+        char why[512];
+        int r;
+
+        if (cgroup_get_subsys_mount_point("cpu", &mnt) != 0 || !mnt || !spec->own_path) {
+                fprintf(stderr, "autoprocs run: cannot create cgroup %s: the cgroup2 mount or our own "
+                        "cgroup is unknown\n", name);
+                return -1;
+        }
+        r = ap_run_cg2_create(mnt, spec->own_path, name, spec->quota_us, spec->period_us, spec->cpuset,
+                              &cg->v2, why, sizeof(why));
+        if (r == 0)
+                return 0;
+        if (errno_not_permitted(-r))
+                fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s: %s (needs root or a writable "
+                        "cgroup hierarchy)\n", name, why, strerror(-r));
+        else if (r == -EBUSY)
+                fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s\n", name, why);
+        else if (spec->cpuset && (r == -ERANGE || r == -EINVAL) && strstr(why, "cpuset.cpus"))
+                fprintf(stderr, "autoprocs run: --cpuset: the kernel refused '%s' for %s: %s "
+                        "(expected CPUs of the parent cpuset)\n", spec->cpuset, name, strerror(-r));
+        else
+                fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s: %s\n", name, why, strerror(-r));
+        return -1;
+}
+
+/* Move @pid into the new cgroup.  @retval 0  @retval -1 (*ret_why: the reason, static or libcgroup's) */
+static int attach(RunCgroup *cg, pid_t pid, const char **ret_why)
+{
+        int r;
+
+        if (cg->v1) {
+                r = cgroup_attach_task_pid(cg->v1, pid);
+                *ret_why = r ? cg_strerror(r) : NULL;
+        } else {
+                r = ap_run_cg2_attach(&cg->v2, pid);
+                *ret_why = r ? strerror(-r) : NULL;
+        }
+        return r ? -1 : 0;
+}
+
+/* Remove the cgroup; tasks CMD left behind are moved out so that the directory always goes. */
+static void remove_cgroup(RunCgroup *cg, const char *name)
+{
+        int r;
+
+        if (cg->v1) {
+                r = cgroup_delete_cgroup_ext(cg->v1, CGFLAG_DELETE_IGNORE_MIGRATION);
+                if (r != 0)
+                        fprintf(stderr, "autoprocs run: removing cgroup %s: %s\n", name, cg_strerror(r));
+                cgroup_free(&cg->v1);
+                return;
+        }
+        r = ap_run_cg2_remove(&cg->v2);
+        if (r < 0)
+                fprintf(stderr, "autoprocs run: removing cgroup %s: %s\n", name, strerror(-r));
+}
+
+/*
+ * Fork; the child waits until it is in the cgroup, then execs.  Exec errors come back on a pipe.
+ * @retval 0  @retval 1 the child could not be moved (*ret_why)  @retval -errno pipe/fork failed
+ */
+static int spawn_in_cgroup(RunCgroup *cg, char **cmd, pid_t *ret_pid, int *ret_exec_errno, const char **ret_why)
 {
         int go[2], err[2], r, e = 0;
         pid_t pid;
@@ -484,13 +583,12 @@ static int spawn_in_cgroup(struct cgroup *cg, char **cmd, pid_t *ret_pid, int *r
         close(go[0]);
         close(err[1]);
         child_pid = pid;
-        r = cgroup_attach_task_pid(cg, pid);
-        if (r != 0) {
+        if (attach(cg, pid, ret_why) < 0) {
                 close(go[1]); /* the child exits without running CMD */
                 close(err[0]);
                 (void)waitpid(pid, NULL, 0);
                 child_pid = 0;
-                return r; /* positive: a libcgroup code */
+                return 1;
         }
         (void)!write(go[1], &c, 1);
         close(go[1]);
@@ -507,7 +605,8 @@ int ap_cli_run(int argc, char **argv)
 {
         struct sigaction sa = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
         static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-        struct cgroup *cg = NULL;
+        RunCgroup cg = { 0 };
+        const char *why = NULL;
         struct rusage ru = {};
         char name[64];
         RunSpec spec;
@@ -527,47 +626,28 @@ int ap_cli_run(int argc, char **argv)
                         cg_strerror(r));
                 return EXIT_USAGE;
         }
-        spec.version = cpu_cgroup_version();
+        spec.version = cpu_cgroup_version(&spec.own_path);
         if (spec.version == 0) {
                 fprintf(stderr, "autoprocs run: no cgroup hierarchy with the cpu controller found\n");
+                free(spec.own_path);
                 return EXIT_USAGE;
         }
         (void)snprintf(name, sizeof(name), "autoprocs-run-%ld", (long)getpid());
-        r = describe_cgroup(name, &spec, &cg);
-        if (r != 0) {
-                fprintf(stderr, "autoprocs run: describing cgroup %s: %s\n", name, cg_strerror(r));
-                return EXIT_USAGE;
-        }
 
         /* Forward signals before the cgroup exists, so that none is lost between the two. */
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
                 (void)sigaction(fwd[i], &sa, NULL);
 
-        r = cgroup_create_cgroup(cg, 0);
-        if (r != 0) {
-                if (cg_not_permitted(r))
-                        fprintf(stderr, "autoprocs run: cannot create cgroup %s: %s (needs root "
-                                "or a writable cgroup hierarchy)\n", name, cg_strerror(r));
-                else if (spec.cpuset && r == ECGOTHER &&
-                         (cgroup_get_last_errno() == ERANGE || cgroup_get_last_errno() == EINVAL))
-                        fprintf(stderr, "autoprocs run: --cpuset: the kernel refused '%s' for %s: %s "
-                                "(expected CPUs of the parent cpuset)\n", spec.cpuset, name, cg_strerror(r));
-                else
-                        fprintf(stderr, "autoprocs run: cannot create cgroup %s (cpus %.3f, "
-                                "period %llu us): %s\n", name, (double)spec.millicpus / 1000.0,
-                                (unsigned long long)spec.period_us, cg_strerror(r));
-                /* It may exist half made (one hierarchy of several): remove what is there. */
-                (void)cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION);
-                cgroup_free(&cg);
+        r = spec.version == 2 ? create_v2(name, &spec, &cg) : create_v1(name, &spec, &cg);
+        free(spec.own_path);
+        if (r < 0)
                 return EXIT_USAGE;
-        }
 
-        r = spawn_in_cgroup(cg, argv + optind, &pid, &exec_errno);
+        r = spawn_in_cgroup(&cg, argv + optind, &pid, &exec_errno, &why);
         if (r != 0) {
                 if (r > 0)
-                        fprintf(stderr, "autoprocs run: cannot move the child into %s: %s\n", name,
-                                cg_strerror(r));
+                        fprintf(stderr, "autoprocs run: cannot move the child into %s: %s\n", name, why);
                 else
                         fprintf(stderr, "autoprocs run: fork: %s\n", strerror(-r));
                 exit_status = EXIT_USAGE;
@@ -591,10 +671,6 @@ int ap_cli_run(int argc, char **argv)
         if (!exec_errno)
                 report(&spec, name, &ru, exit_status);
 out:
-        /* Tasks CMD left behind are moved to the parent so that the directory always goes. */
-        r = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION);
-        if (r != 0)
-                fprintf(stderr, "autoprocs run: removing cgroup %s: %s\n", name, cg_strerror(r));
-        cgroup_free(&cg);
+        remove_cgroup(&cg, name);
         return exit_status;
 }

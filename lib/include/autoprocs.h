@@ -118,7 +118,9 @@ AUTOPROCS_API int autoprocs_config_set_root(autoprocs_config *config, const char
  *  mount points resolved under /proc/PID/root and PID's affinity. */
 AUTOPROCS_API int autoprocs_config_set_pid(autoprocs_config *config, int pid);
 /** Describe a cgroup directory directly (absolute path on the live system, or relative to the root
- *  when one is set) instead of a process's cgroup.  The walk goes up to its mount point.  Copied. */
+ *  when one is set) instead of a process's cgroup.  The walk goes up to its mount point.  A path that
+ *  is no directory is read as a hierarchy path, as detect prints it ("/kubepods/pod1"), below the
+ *  mount of the cpu hierarchy.  Copied. */
 AUTOPROCS_API int autoprocs_config_set_cgroup_dir(autoprocs_config *config, const char *dir);
 /** Fix the processor count (no detection-driven sizing, no watching); 0 = detect. */
 AUTOPROCS_API int autoprocs_config_set_procs(autoprocs_config *config, unsigned procs);
@@ -155,6 +157,7 @@ typedef struct autoprocs_facts autoprocs_facts;
  * @retval -ENOMEM
  * @retval -ENOENT not even a fallback CPU count could be found
  * @retval -EINVAL bad @config
+ * @retval -ENOTDIR the cgroup directory set is neither a directory nor a mounted hierarchy's path
  */
 AUTOPROCS_API int autoprocs_detect(const autoprocs_config *config, autoprocs_facts **ret_facts);
 AUTOPROCS_API autoprocs_facts *autoprocs_facts_free(autoprocs_facts *facts);
@@ -207,8 +210,12 @@ typedef struct autoprocs_pressure {
 AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *facts, autoprocs_pressure *ret);
 
 AUTOPROCS_API size_t autoprocs_facts_warning_count(const autoprocs_facts *facts);
-/** The i-th warning ("FILE: why"); NULL past the end. */
+/** The i-th warning ("FILE: why": a file missing, unreadable or malformed); NULL past the end. */
 AUTOPROCS_API const char *autoprocs_facts_warning(const autoprocs_facts *facts, size_t i);
+AUTOPROCS_API size_t autoprocs_facts_note_count(const autoprocs_facts *facts);
+/** The i-th note: how a fact was found, no fault (a cgroup found by its cgroup.procs below a
+ *  "/.." mount root); NULL past the end. */
+AUTOPROCS_API const char *autoprocs_facts_note(const autoprocs_facts *facts, size_t i);
 
 /**
  * The facts as the JSON object of CONTRACT-detect.md (one line, no trailing newline).
