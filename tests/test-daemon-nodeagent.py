@@ -215,7 +215,7 @@ def scenario(tmp, version, driver):
         check(g.get("cgroup_version") == str(1 if version == "hybrid" else version), f"{what}: cgroup_version")
         check(g.get("pod_uid") == UID[0] and g.get("qos_class") == "guaranteed" and
               g.get("namespace") == "shop" and g.get("pod") == "web-0" and g.get("container") == "nginx" and
-              g.get("container_id_short") == ID[0][:12] and g.get("target") == f"{label}/{ID[0]}",
+              g.get("container_id_short") == ID[0][:12] and g.get("target") == label,
               f"{what}: guaranteed container's labels ({g})")
         b = cs.get(ID[2], {})
         check(b.get("pod_uid") == UID[1] and b.get("qos_class") == "burstable" and
@@ -247,6 +247,14 @@ def scenario(tmp, version, driver):
         check(sample(text, "autoprocs_discovery_containers", {"target": label}) == 3, f"{what}: 3 followed")
         check(sample(text, "autoprocs_target_up", {"target": label}) == 1, f"{what}: discovery target up")
         promtool_ok(text, what)
+        # gzip when asked (Prometheus does), the same text inside
+        r, body = d.get("/metrics", {"Accept-Encoding": "gzip"})
+        plain = gzip.decompress(body).decode() if r.getheader("Content-Encoding") == "gzip" else ""
+        check(r.getheader("Content-Encoding") == "gzip" and "Accept-Encoding" in (r.getheader("Vary") or "") and
+              set(containers(plain)) == set(cs), f"{what}: gzip-encoded /metrics when asked")
+        r, body = d.get("/metrics", {"Accept-Encoding": "gzip;q=0, identity"})
+        check(r.getheader("Content-Encoding") is None and body.startswith(b"# HELP"),
+              f"{what}: plain text when gzip is refused")
         om = d.metrics({"Accept": "application/openmetrics-text; version=1.0.0"})
         check("# TYPE autoprocs_container info" in om and om.endswith("# EOF\n"), f"{what}: OpenMetrics info family")
 

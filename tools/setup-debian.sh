@@ -4,7 +4,7 @@
 #   --all adds the test/benchmark tools (Go, promtool, wrk, clang); --container the container engine
 #   suite's (tests/container/run.sh: Debian's docker.io, mmdebstrap for the base image).
 set -euo pipefail
-base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev libcgroup-dev check curl)
+base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev zlib1g-dev libcgroup-dev check curl)
 extra=(python3-jsonschema scdoc debhelper dpkg-dev fakeroot binutils golang-go golang-uber-automaxprocs-dev prometheus wrk clang libclang-rt-14-dev systemd python3 valgrind)
 container=(docker.io mmdebstrap util-linux)
 want=("${base[@]}")

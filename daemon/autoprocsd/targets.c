@@ -53,6 +53,8 @@ typedef struct ApTarget {
         ApNodeAgent *agent;
         ApSample **children;
         size_t n_children;
+        pthread_t thread;             /* a discovery target's own thread */
+        bool has_thread;
 } ApTarget;
 
 struct ApTargets {
@@ -511,52 +513,40 @@ static void store_children(ApTarget *t)
 }
 
 /*
- * A discovery target: one task for all its containers.  It waits on the inotify fd (a blocking
- * region) until the next tick, applies events at once (a new container is read and published
- * right away, a removed one dropped), and reads every container in one batch per interval.
+ * A discovery target: one thread for all its containers.  It waits on the inotify fd until the
+ * next tick, applies events at once (a new container is read and published right away, a removed
+ * one dropped), and reads every container in one batch per interval.  A thread of its own, not a
+ * task of the runtime: a task blocked in poll() keeps the runtime's monitor polling its P (every
+ * 50 us, backing off to 10 ms) for the whole wait, which cost more than the reads themselves
+ * (1,000 containers: 3.5 % of a core against 0.8 %).
  */
-static void discovery_loop(void *arg)
+static void *discovery_main(void *arg)
 {
         ApTarget *t = arg;
         uint64_t next = 0;
 
         while (!atomic_load(&t->stop)) {
+                struct pollfd p = { .events = POLLIN };
                 autoprocs_policy policy;
-                uint64_t interval, now = ap_now_ns();
-                int fd;
+                uint64_t interval, now = ap_now_ns(), wait_ns;
 
                 pthread_mutex_lock(&t->set->lock);
                 interval = t->set->interval_ns;
                 policy = t->set->policy;
                 pthread_mutex_unlock(&t->set->lock);
                 if (now >= next) {
-                        autoprocs_block_begin();
                         ap_node_agent_tick(t->agent, policy, interval);
-                        autoprocs_block_end();
                         store_children(t);
                         next = next + interval > now ? next + interval : now + interval;
                         continue;
                 }
-                fd = ap_node_agent_fd(t->agent);
-                if (fd < 0) {
-                        autoprocs_sleep_ns(AP_MIN(next - now, SLEEP_SLICE_NS / 2));
-                        continue;
-                }
-                {
-                        struct pollfd p = { .fd = fd, .events = POLLIN };
-                        uint64_t wait_ns = AP_MIN(next - now, SLEEP_SLICE_NS / 2);
-                        bool changed = false;
-                        int k;
-
-                        autoprocs_block_begin();
-                        k = poll(&p, 1, (int)((wait_ns + 999999) / 1000000));
-                        if (k > 0)
-                                changed = ap_node_agent_events(t->agent, policy);
-                        autoprocs_block_end();
-                        if (changed)
-                                store_children(t);
-                }
+                wait_ns = AP_MIN(next - now, SLEEP_SLICE_NS / 4);
+                p.fd = ap_node_agent_fd(t->agent);
+                if (poll(&p, p.fd >= 0 ? 1 : 0, (int)((wait_ns + 999999) / 1000000)) > 0 &&
+                    ap_node_agent_events(t->agent, policy))
+                        store_children(t);
         }
+        return NULL;
 }
 
 static void target_loop(void *arg)
@@ -638,6 +628,10 @@ static ApTarget *target_new(ApTargets *set, const ApTargetSpec *spec)
 static void target_stop(ApTarget *t)
 {
         atomic_store(&t->stop, true);
+        if (t->has_thread) {
+                (void)pthread_join(t->thread, NULL);
+                t->has_thread = false;
+        }
         if (t->task) {
                 (void)autoprocs_task_join(t->task);
                 t->task = NULL;
@@ -732,8 +726,12 @@ int ap_targets_apply(ApTargets *set, const ApTargetSpec *specs, size_t n)
                         r = -ENOMEM;
                         break;
                 }
-                r = autoprocs_spawn(is_discovery(&specs[i]) ? discovery_loop : target_loop, next[i],
-                                    &next[i]->task);
+                if (is_discovery(&specs[i])) {
+                        r = -pthread_create(&next[i]->thread, NULL, discovery_main, next[i]);
+                        next[i]->has_thread = r == 0;
+                } else {
+                        r = autoprocs_spawn(target_loop, next[i], &next[i]->task);
+                }
                 if (r < 0) {
                         ap_daemon_log(AUTOPROCS_LOG_ERR, "target-start", specs[i].label,
                                       "target %s: cannot start its task: %s", specs[i].label, strerror(-r));
