@@ -882,6 +882,17 @@ void ap_discovery_read(ApDiscovery *d, ApCgNode *n, uint64_t tick, bool check_sa
                 ret->quota_us = best->limit.quota_us;
                 ret->period_us = best->limit.period_us;
                 ret->limit_cgroup = best->path;
+                if (best == n)
+                        ret->limit_scope = "container";
+                else if (best->kube.is_pod)
+                        ret->limit_scope = "pod";
+                else {
+                        ApKubeName kn;
+
+                        ap_kube_name_parse(best->name, strlen(best->name), &kn);
+                        ret->limit_scope = kn.kind == AP_KUBE_NAME_QOS ? "qos" :
+                                           kn.kind == AP_KUBE_NAME_KUBEPODS ? "kubepods" : "cgroup";
+                }
         }
         thr = best ? best : n;
         node_stat(d, thr, tick);

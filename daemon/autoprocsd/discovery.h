@@ -82,6 +82,8 @@ typedef struct ApCgReading {
         bool has_limit;
         uint64_t quota_us, period_us;
         const char *limit_cgroup;   /* hierarchy path of the binding cgroup; NULL = unlimited */
+        const char *limit_scope;    /* where it is: "container" (its own), "pod", "qos", "kubepods",
+                                     * "cgroup" (another ancestor); NULL = unlimited (static text) */
         const char *throttling_cgroup; /* whose cpu.stat gave the throttling (binding, else own) */
         const char *usage_cgroup;   /* whose usage was read (its own) */
         unsigned affinity;          /* effective CPUs of its cpuset; 0 = unknown */

@@ -39,6 +39,7 @@ typedef struct Container {
         /* Borrowed from the tree: paths of the container's node or of its ancestors, which live
          * at least as long as it does (a subtree goes children first). */
         const char *limit_cgroup, *throttling_cgroup, *usage_cgroup;
+        const char *limit_scope;       /* static */
         ApLabels *labels;
         char *json;                    /* the fixed part of its /v1/limits object */
         ApText *json_full;             /* ... with the values of json_key, shared with the samples */
@@ -224,6 +225,7 @@ static void rebuild_labels(ApNodeAgent *a, Container *c, int version)
                 "runtime", kp->runtime,
                 "cgroup", ap_cg_node_path(c->node),
                 "limit_cgroup", c->limit_cgroup,
+                "limit_scope", c->limit_scope,
                 "throttling_cgroup", c->throttling_cgroup,
                 "usage_cgroup", c->usage_cgroup,
                 "cgroup_version", ver,
@@ -353,6 +355,7 @@ static void container_read(ApNodeAgent *a, Container *c)
                 c->limit_cgroup = r.limit_cgroup;
                 c->throttling_cgroup = r.throttling_cgroup;
                 c->usage_cgroup = r.usage_cgroup;
+                c->limit_scope = r.limit_scope;
                 relabel = true;
         }
         ap_discovery_stats(a->disc, &st);
