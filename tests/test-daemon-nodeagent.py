@@ -268,6 +268,15 @@ def scenario(tmp, version, driver):
         check(r.status == 200 and (byid.get(ID[0]) or {}).get("limit", {}).get("cpus") == 1 and
               (byid.get(ID[0]) or {}).get("pod") == "web-0", f"{what}: /v1/limits has the containers")
 
+        # an in-place resize of the container (the kubelet rewrites its quota): seen at a tick
+        cdir = t.dirs(f"{g_pod}/{t.ctr_name(ID[0])}")[0]
+        if version == 2:
+            write(f"{cdir}/cpu.max", "50000 100000\n")
+        else:
+            write(f"{cdir}/cpu.cfs_quota_us", "50000\n")
+        check(wait_for(lambda: sample(d.metrics(), "autoprocs_cpu_limit_cores", tgt) == 0.5, timeout=5),
+              f"{what}: an in-place resize (1 -> 0.5 CPU) is seen")
+
         # containers come and go
         new = f"{b_pod}/{t.ctr_name(ID[5])}"
         t.mkdir(new, usage=1000)
