@@ -9,10 +9,13 @@ GROUP: fixtures | churn | dashboard
              cpuacct apart, hybrid): Guaranteed/Burstable/BestEffort pods, a sandbox, names with
              systemd escapes and a mount point with a space, a pod whose containers come and go,
              names from a kubelet log tree, docker and podman under cgroup-tree:PATH
-  churn      real v1 cgroups (autoprocs-test-* parent, always removed) in the kubelet's layout,
-             containers made and removed while scraping: every live one present within one
-             interval, removed ones gone within two, counters never going back, no fd leak
-             (bounded: AUTOPROCS_CHURN_SECONDS, default 6)
+  churn      real v1 cgroups (autoprocs-test-* parent, always removed) in the kubelet's layout:
+             a thread makes one container and removes one per step (AUTOPROCS_CHURN_RATE steps/s,
+             default 20, over AUTOPROCS_CHURN_BASE containers, default 50, for
+             AUTOPROCS_CHURN_SECONDS, default 6, at AUTOPROCS_CHURN_INTERVAL s, default 0.5) while
+             this one scrapes: every container present within one interval, removed ones gone
+             within two, counters never going back, the fd count back at the end; the benchmark
+             (tests/bench/daemon/nodeagent.sh) runs it at 1,000 / 50 per s / 60 s
   dashboard  deploy/grafana/autoprocs-node-agent.json: valid JSON, every metric its queries use
              is in the daemon's real output (a fixture node scraped), recording rules too
 Exit 0 pass, 1 fail, 77 skip.
@@ -385,6 +388,11 @@ def fd_count(pid):
 
 
 def group_churn():
+    """Real v1 cgroups made and removed by a thread at AUTOPROCS_CHURN_RATE per second (one made and
+    one removed each step) while this thread scrapes: at each scrape, every container made before
+    the scrape's start minus one interval (and still there) must be in it, every one removed before
+    it minus two intervals must not; counters never go back; the fd count comes back."""
+    import threading
     if os.geteuid() != 0:
         print("# SKIP: not root (real cgroups)")
         return SKIP
@@ -395,15 +403,17 @@ def group_churn():
     seconds = float(os.environ.get("AUTOPROCS_CHURN_SECONDS", "6"))
     rate = int(os.environ.get("AUTOPROCS_CHURN_RATE", "20"))
     base = int(os.environ.get("AUTOPROCS_CHURN_BASE", "50"))
+    interval = float(os.environ.get("AUTOPROCS_CHURN_INTERVAL", "0.5"))
+    slack = 0.3
     cpu, acct = mounts
-    top = os.path.dirname(cpu)
     parent = f"autoprocs-test-churn-{os.getpid()}"
-    made = []
+    lock = threading.Lock()
+    live, made_at, removed_at, all_dirs = {}, {}, {}, set()
 
     def mk(rel):
         for h in (cpu, acct):
             os.makedirs(f"{h}/{parent}/{rel}", exist_ok=True)
-        made.append(rel)
+        all_dirs.add(rel)
 
     def rm(rel):
         for h in (acct, cpu):
@@ -412,90 +422,121 @@ def group_churn():
             except FileNotFoundError:
                 pass
 
-    pods = {}
+    counter = [0]
+
+    def new_ctr():
+        counter[0] += 1
+        n = counter[0]
+        pod = "kubepods/burstable/pod%08x-0000-0000-0000-%012x" % (n, n)
+        cid = "%064x" % (0xabc000000 + n)
+        mk(pod)
+        mk(f"{pod}/{cid}")
+        with lock:
+            live[cid] = pod
+            made_at[cid] = time.time()
+        return cid
+
     d = None
+    stop = threading.Event()
+    errors = []
+
+    def churner():
+        step = 1.0 / rate
+        recreated = 0
+        try:
+            while not stop.is_set():
+                t0 = time.time()
+                new_ctr()
+                with lock:
+                    old = [c for c in live if t0 - made_at[c] > 2 * interval + slack]
+                    victim = old[0] if old else None
+                if victim:
+                    pod = live[victim]
+                    if recreated < 3:
+                        # the same cgroup removed and made again: one container all along
+                        rm(f"{pod}/{victim}")
+                        mk(f"{pod}/{victim}")
+                        recreated += 1
+                        with lock:
+                            made_at[victim] = time.time()
+                    else:
+                        with lock:
+                            live.pop(victim)
+                            removed_at[victim] = time.time()
+                        rm(f"{pod}/{victim}")
+                        rm(pod)
+                time.sleep(max(0, step - (time.time() - t0)))
+        except Exception as e:  # reported by the main thread
+            errors.append(repr(e))
+
     try:
         for h in (cpu, acct):
             os.makedirs(f"{h}/{parent}/kubepods/burstable", exist_ok=True)
-        spec = f"cgroup-tree:{cpu}/{parent}/kubepods"
-        n = 0
-
-        def new_ctr():
-            nonlocal n
-            n += 1
-            uid = "%08x-0000-0000-0000-%012x" % (n, n)
-            cid = "%064x" % (0xabc000000 + n)
-            mk(f"kubepods/burstable/pod{uid}")
-            mk(f"kubepods/burstable/pod{uid}/{cid}")
-            pods[cid] = f"kubepods/burstable/pod{uid}"
-            return cid
-
         for _ in range(base):
             new_ctr()
-        interval = 0.5
-        d = Daemon(["--listen", "127.0.0.1:0", "--interval", "500ms", "--target", spec])
+        spec = f"cgroup-tree:{cpu}/{parent}/kubepods"
+        d = Daemon(["--listen", "127.0.0.1:0", "--interval", f"{int(interval * 1000)}ms", "--target", spec])
         check(d.wait_ready(), "churn: ready")
-        check(wait_for(lambda: len(containers(d.metrics())) == base, timeout=10), f"churn: {base} found")
+        check(wait_for(lambda: len(containers(d.metrics())) == base, timeout=20), f"churn: {base} found")
         fds0 = fd_count(d.proc.pid)
-        born, gone, last_usage = {}, {}, {}
-        late_in, late_out, backwards = [], [], []
+        late_in, late_out, backwards, scrapes = set(), set(), set(), 0
+        last = {}
+        th = threading.Thread(target=churner, daemon=True)
+        th.start()
         end = time.time() + seconds
-        step = 1.0 / rate
-        recreated = 0
         while time.time() < end:
             t0 = time.time()
-            # one in, one out (and now and then one removed and made again under the same id)
-            cid = new_ctr()
-            born[cid] = t0
-            live = [c for c in pods if c not in born or t0 - born[c] > 2 * interval]
-            if live:
-                victim = live[0]
-                rm(f"{pods[victim]}/{victim}")
-                if recreated < 3 and victim not in born:
-                    mk(f"{pods[victim]}/{victim}")  # same id again
-                    recreated += 1
-                    born[victim] = t0
-                else:
-                    rm(pods.pop(victim))
-                    gone[victim] = t0
-            m = d.metrics()
-            cs = containers(m)
-            now = time.time()
-            for c, t in list(born.items()):
-                if c in cs:
-                    born.pop(c)
-                elif now - t > interval + 0.25:
-                    late_in.append(c)
-                    born.pop(c)
-            for c, t in list(gone.items()):
-                if c not in cs:
-                    gone.pop(c)
-                elif now - t > 2 * interval + 0.25:
-                    late_out.append(c)
-                    gone.pop(c)
-            for labels, v in series_of(m, "autoprocs_cpu_usage_seconds_total"):
+            r, body = d.get("/metrics", {"Accept-Encoding": "gzip"})
+            text = gzip.decompress(body).decode() if r.getheader("Content-Encoding") == "gzip" else body.decode()
+            cs = containers(text)
+            scrapes += 1
+            with lock:
+                want = [c for c in live if made_at[c] < t0 - interval - slack]
+                gone = [c for c, t in removed_at.items() if t < t0 - 2 * interval - slack]
+            late_in.update(c for c in want if c not in cs)
+            late_out.update(c for c in gone if c in cs)
+            for labels, v in series_of(text, "autoprocs_cpu_usage_seconds_total"):
                 c = labels.get("container_id")
-                if c and v < last_usage.get(c, 0):
-                    backwards.append(c)
+                if c and v < last.get(c, 0):
+                    backwards.add(c)
                 if c:
-                    last_usage[c] = v
-            time.sleep(max(0, step - (time.time() - t0)))
-        check(not late_in, f"churn: every new container present within one interval ({len(late_in)} late)")
-        check(not late_out, f"churn: every removed container gone within two ({len(late_out)} late)")
-        check(not backwards, f"churn: no counter went back ({backwards[:3]})")
+                    last[c] = v
+            time.sleep(max(0, 0.2 - (time.time() - t0)))
+        stop.set()
+        th.join()
+        check(not errors, f"churn: cgroups made and removed ({errors[:1]})")
+        made = counter[0] - base
+        print(f"# churn: {made} containers made and {len(removed_at)} removed in {seconds:.0f} s "
+              f"({made / seconds:.0f}/s), {scrapes} scrapes")
+        check(not late_in, f"churn: every container made is present within one interval ({len(late_in)} late)")
+        check(not late_out, f"churn: every removed container is gone within two ({len(late_out)} late)")
+        check(not backwards, f"churn: no counter went back ({sorted(backwards)[:3]})")
         check(d.proc.poll() is None, "churn: the daemon is alive")
-        final = wait_for(lambda: (lambda m: m if len(containers(m)) == len(pods) else None)(d.metrics()), timeout=5)
-        check(final is not None, f"churn: the live set is exact at the end ({len(pods)})")
+        # back to the base number of containers: the fds come back too
+        with lock:
+            extra = list(live)[base:]
+        for c in extra:
+            with lock:
+                pod = live.pop(c)
+            rm(f"{pod}/{c}")
+            rm(pod)
+        final = wait_for(lambda: (lambda m: m if len(containers(m)) == len(live) else None)(d.metrics()), timeout=10)
+        check(final is not None, f"churn: the live set is exact at the end ({len(live)})")
         fds1 = fd_count(d.proc.pid)
-        check(fds1 <= fds0 + 32, f"churn: no fd leak ({fds0} -> {fds1} with the same number of containers)")
+        check(fds1 <= fds0 + 16, f"churn: no fd leak ({fds0} -> {fds1} fds with {base} containers)")
     finally:
+        stop.set()
         if d:
             d.stop()
-        for rel in sorted(set(made) | {"kubepods/burstable", "kubepods", ""}, key=lambda r: -r.count("/") - (r != "")):
+        for rel in sorted(all_dirs | {"kubepods/burstable", "kubepods"}, key=lambda r: -r.count("/")):
             rm(rel)
         for h in (cpu, acct):
             if os.path.isdir(f"{h}/{parent}"):
-                shutil.rmtree(f"{h}/{parent}", ignore_errors=True)
+                for dirpath, dirnames, _ in sorted(os.walk(f"{h}/{parent}"), key=lambda w: -w[0].count("/")):
+                    try:
+                        os.rmdir(dirpath)
+                    except OSError:
+                        pass
     return 0
 
 
