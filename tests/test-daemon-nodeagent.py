@@ -10,7 +10,7 @@ GROUP: fixtures | churn | dashboard
              systemd escapes and a mount point with a space, a pod whose containers come and go,
              names from a kubelet log tree, docker and podman under cgroup-tree:PATH
   churn      real v1 cgroups (autoprocs-test-* parent, always removed) in the kubelet's layout:
-             a thread makes one container and removes one per step (AUTOPROCS_CHURN_RATE steps/s,
+             a child process makes one container and removes one per step (AUTOPROCS_CHURN_RATE steps/s,
              default 20, over AUTOPROCS_CHURN_BASE containers, default 50, for
              AUTOPROCS_CHURN_SECONDS, default 6, at AUTOPROCS_CHURN_INTERVAL s, default 0.5) while
              this one scrapes: every container present within one interval, removed ones gone
@@ -387,12 +387,17 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+INFO_ID = re.compile(r'^autoprocs_container_info\{[^}]*container_id="([0-9a-f]{64})"', re.M)
+USAGE_ID = re.compile(r'^autoprocs_cpu_usage_seconds_total\{[^}]*container_id="([0-9a-f]{64})"[^}]*\} (\S+)$', re.M)
+
+
 def group_churn():
-    """Real v1 cgroups made and removed by a thread at AUTOPROCS_CHURN_RATE per second (one made and
-    one removed each step) while this thread scrapes: at each scrape, every container made before
-    the scrape's start minus one interval (and still there) must be in it, every one removed before
-    it minus two intervals must not; counters never go back; the fd count comes back."""
-    import threading
+    """Real v1 cgroups made and removed by a child process at AUTOPROCS_CHURN_RATE per second (one
+    made and one removed each step; a process of its own, so that parsing scrapes here never slows
+    it down) while this process scrapes: at each scrape, every container made before the scrape's
+    start minus one interval (and still there) must be in it, every one removed before it minus two
+    intervals must not; counters never go back; the fd count comes back."""
+    import signal as sig
     if os.geteuid() != 0:
         print("# SKIP: not root (real cgroups)")
         return SKIP
@@ -404,16 +409,15 @@ def group_churn():
     rate = int(os.environ.get("AUTOPROCS_CHURN_RATE", "20"))
     base = int(os.environ.get("AUTOPROCS_CHURN_BASE", "50"))
     interval = float(os.environ.get("AUTOPROCS_CHURN_INTERVAL", "0.5"))
-    slack = 0.3
+    # how late past the interval a scrape may see a change (the scrape's own time, the body's age)
+    slack = float(os.environ.get("AUTOPROCS_CHURN_SLACK", "0.5"))
     cpu, acct = mounts
     parent = f"autoprocs-test-churn-{os.getpid()}"
-    lock = threading.Lock()
-    live, made_at, removed_at, all_dirs = {}, {}, {}, set()
+    live, made_at, removed_at = {}, {}, {}
 
     def mk(rel):
         for h in (cpu, acct):
             os.makedirs(f"{h}/{parent}/{rel}", exist_ok=True)
-        all_dirs.add(rel)
 
     def rm(rel):
         for h in (acct, cpu):
@@ -422,102 +426,123 @@ def group_churn():
             except FileNotFoundError:
                 pass
 
-    counter = [0]
+    def name(n):
+        return "kubepods/burstable/pod%08x-0000-0000-0000-%012x" % (n, n), "%064x" % (0xabc000000 + n)
 
-    def new_ctr():
-        counter[0] += 1
-        n = counter[0]
-        pod = "kubepods/burstable/pod%08x-0000-0000-0000-%012x" % (n, n)
-        cid = "%064x" % (0xabc000000 + n)
-        mk(pod)
-        mk(f"{pod}/{cid}")
-        with lock:
-            live[cid] = pod
-            made_at[cid] = time.time()
-        return cid
+    def churner(w, first, until):
+        """The child: one made and one removed per step; reports "m ID POD T" / "r ID T" lines."""
+        mine = dict(live)
+        born = dict(made_at)
+        n, recreated, step = first, 0, 1.0 / rate
+        out = os.fdopen(w, "w", buffering=1)
+        due = time.time()
+        while time.time() < until:
+            t0 = time.time()
+            due += step  # a schedule, not a sleep per step: late steps catch up
+            n += 1
+            pod, cid = name(n)
+            mk(pod)
+            mk(f"{pod}/{cid}")
+            mine[cid], born[cid] = pod, time.time()
+            out.write(f"m {cid} {pod} {born[cid]}\n")
+            victim = next((c for c in mine if t0 - born[c] > 2 * interval + slack), None)
+            if victim:
+                vpod = mine[victim]
+                if recreated < 3:
+                    # the same cgroup removed and made again: one container all along
+                    rm(f"{vpod}/{victim}")
+                    mk(f"{vpod}/{victim}")
+                    recreated += 1
+                    del mine[victim]
+                    mine[victim] = vpod
+                    born[victim] = time.time()
+                    out.write(f"m {victim} {vpod} {born[victim]}\n")
+                else:
+                    del mine[victim]
+                    out.write(f"r {victim} {time.time()}\n")
+                    rm(f"{vpod}/{victim}")
+                    rm(vpod)
+            time.sleep(max(0, due - time.time()))
+        out.close()
 
     d = None
-    stop = threading.Event()
-    errors = []
-
-    def churner():
-        step = 1.0 / rate
-        recreated = 0
-        try:
-            while not stop.is_set():
-                t0 = time.time()
-                new_ctr()
-                with lock:
-                    old = [c for c in live if t0 - made_at[c] > 2 * interval + slack]
-                    victim = old[0] if old else None
-                if victim:
-                    pod = live[victim]
-                    if recreated < 3:
-                        # the same cgroup removed and made again: one container all along
-                        rm(f"{pod}/{victim}")
-                        mk(f"{pod}/{victim}")
-                        recreated += 1
-                        with lock:
-                            made_at[victim] = time.time()
-                    else:
-                        with lock:
-                            live.pop(victim)
-                            removed_at[victim] = time.time()
-                        rm(f"{pod}/{victim}")
-                        rm(pod)
-                time.sleep(max(0, step - (time.time() - t0)))
-        except Exception as e:  # reported by the main thread
-            errors.append(repr(e))
-
+    child = 0
     try:
         for h in (cpu, acct):
             os.makedirs(f"{h}/{parent}/kubepods/burstable", exist_ok=True)
-        for _ in range(base):
-            new_ctr()
+        for n in range(1, base + 1):
+            pod, cid = name(n)
+            mk(pod)
+            mk(f"{pod}/{cid}")
+            live[cid], made_at[cid] = pod, time.time()
         spec = f"cgroup-tree:{cpu}/{parent}/kubepods"
         d = Daemon(["--listen", "127.0.0.1:0", "--interval", f"{int(interval * 1000)}ms", "--target", spec])
         check(d.wait_ready(), "churn: ready")
         check(wait_for(lambda: len(containers(d.metrics())) == base, timeout=20), f"churn: {base} found")
         fds0 = fd_count(d.proc.pid)
-        late_in, late_out, backwards, scrapes = set(), set(), set(), 0
+        late_in, late_out, backwards, scrapes, made = set(), set(), set(), 0, 0
         last = {}
-        th = threading.Thread(target=churner, daemon=True)
-        th.start()
+        rfd, wfd = os.pipe()
         end = time.time() + seconds
-        while time.time() < end:
+        child = os.fork()
+        if child == 0:
+            os.close(rfd)
+            try:
+                churner(wfd, base, end)
+            finally:
+                os._exit(0)
+        os.close(wfd)
+        os.set_blocking(rfd, False)
+        pending = b""
+
+        def drain():
+            nonlocal pending, made
+            while True:
+                try:
+                    chunk = os.read(rfd, 65536)
+                except BlockingIOError:
+                    return True
+                if not chunk:
+                    return False
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    f = line.decode().split()
+                    if f[0] == "m":
+                        live[f[1]], made_at[f[1]] = f[2], float(f[3])
+                        made += 1
+                    else:
+                        live.pop(f[1], None)
+                        removed_at[f[1]] = float(f[2])
+        while True:
             t0 = time.time()
+            running = drain()
             r, body = d.get("/metrics", {"Accept-Encoding": "gzip"})
             text = gzip.decompress(body).decode() if r.getheader("Content-Encoding") == "gzip" else body.decode()
-            cs = containers(text)
+            cs = set(INFO_ID.findall(text))
             scrapes += 1
-            with lock:
-                want = [c for c in live if made_at[c] < t0 - interval - slack]
-                gone = [c for c, t in removed_at.items() if t < t0 - 2 * interval - slack]
-            late_in.update(c for c in want if c not in cs)
-            late_out.update(c for c in gone if c in cs)
-            for labels, v in series_of(text, "autoprocs_cpu_usage_seconds_total"):
-                c = labels.get("container_id")
-                if c and v < last.get(c, 0):
+            late_in.update(c for c in live if made_at[c] < t0 - interval - slack and c not in cs)
+            late_out.update(c for c, t in removed_at.items() if t < t0 - 2 * interval - slack and c in cs)
+            for c, v in USAGE_ID.findall(text):
+                if float(v) < last.get(c, 0):
                     backwards.add(c)
-                if c:
-                    last[c] = v
+                last[c] = float(v)
+            if not running:
+                break
             time.sleep(max(0, 0.2 - (time.time() - t0)))
-        stop.set()
-        th.join()
-        check(not errors, f"churn: cgroups made and removed ({errors[:1]})")
-        made = counter[0] - base
+        _, status = os.waitpid(child, 0)
+        child = 0
+        check(status == 0, f"churn: the cgroups were made and removed (child status {status})")
         print(f"# churn: {made} containers made and {len(removed_at)} removed in {seconds:.0f} s "
               f"({made / seconds:.0f}/s), {scrapes} scrapes")
+        check(made >= 0.8 * rate * seconds, f"churn: the rate was kept ({made / seconds:.0f}/s of {rate}/s)")
         check(not late_in, f"churn: every container made is present within one interval ({len(late_in)} late)")
         check(not late_out, f"churn: every removed container is gone within two ({len(late_out)} late)")
         check(not backwards, f"churn: no counter went back ({sorted(backwards)[:3]})")
         check(d.proc.poll() is None, "churn: the daemon is alive")
         # back to the base number of containers: the fds come back too
-        with lock:
-            extra = list(live)[base:]
-        for c in extra:
-            with lock:
-                pod = live.pop(c)
+        for c in list(live)[base:]:
+            pod = live.pop(c)
             rm(f"{pod}/{c}")
             rm(pod)
         final = wait_for(lambda: (lambda m: m if len(containers(m)) == len(live) else None)(d.metrics()), timeout=10)
@@ -525,14 +550,14 @@ def group_churn():
         fds1 = fd_count(d.proc.pid)
         check(fds1 <= fds0 + 16, f"churn: no fd leak ({fds0} -> {fds1} fds with {base} containers)")
     finally:
-        stop.set()
+        if child:
+            os.kill(child, sig.SIGKILL)
+            os.waitpid(child, 0)
         if d:
             d.stop()
-        for rel in sorted(all_dirs | {"kubepods/burstable", "kubepods"}, key=lambda r: -r.count("/")):
-            rm(rel)
         for h in (cpu, acct):
             if os.path.isdir(f"{h}/{parent}"):
-                for dirpath, dirnames, _ in sorted(os.walk(f"{h}/{parent}"), key=lambda w: -w[0].count("/")):
+                for dirpath, _, _ in sorted(os.walk(f"{h}/{parent}"), key=lambda w: -w[0].count("/")):
                     try:
                         os.rmdir(dirpath)
                     except OSError:

@@ -44,9 +44,10 @@
 
 #define EXIT_CONFIG 2
 /* A scrape body is rendered again when the targets changed and it is this old, or when it is
- * older than CACHE_MAX_NS whatever happened (process_* series stay fresh). */
+ * older than CACHE_MAX_NS whatever happened (process_* series stay fresh); older than that it is
+ * not served at all but rendered for the scrape that asks. */
 #define CACHE_MIN_NS (250ull * 1000 * 1000)
-#define CACHE_MAX_NS (1000ull * 1000 * 1000)
+#define CACHE_MAX_NS (2000ull * 1000 * 1000)
 
 /* One rendered body per format, with its gzip form made when a client asked for it. */
 typedef struct Cache {
@@ -231,9 +232,13 @@ static int route_metrics(const char *accept, const char *accept_encoding, ApHttp
         if (have) {
                 uint64_t age = now - c->at_ns;
 
-                if ((age >= CACHE_MAX_NS ||
-                     (age >= CACHE_MIN_NS && ap_targets_generation(D.targets) != c->generation)) &&
-                    !want_render(fmt))
+                /* Older than CACHE_MAX_NS: too old to serve (a scraper every 15 s must not get
+                 * what the previous scrape left), render here.  Else a stale body is served and
+                 * the renderer makes the next one: frequent scrapers never wait for a render. */
+                if (age >= CACHE_MAX_NS)
+                        have = false;
+                else if (age >= CACHE_MIN_NS && ap_targets_generation(D.targets) != c->generation &&
+                         !want_render(fmt))
                         have = false;
         }
         if (!have) {
