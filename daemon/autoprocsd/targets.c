@@ -54,7 +54,7 @@ typedef struct ApTarget {
         ApWatch *watch;
         int watch_pid;
         autoprocs_policy watch_policy;
-        char *json;                   /* the facts' JSON of the last detection */
+        char *json;                   /* the facts' JSON of the last detection (autoprocs_facts_to_json) */
         uint64_t json_at_ns;
 
         /* Discovery targets (kubepods, cgroup-tree): the agent, touched by the task only, and the
@@ -175,15 +175,14 @@ static int make_config(const ApTargetSpec *spec, autoprocs_policy policy, autopr
 }
 
 /* The facts' JSON with "target" (and "runtime_procs" for self) in front.  malloc'd or NULL. */
-static char *target_json(const ApTarget *t, const autoprocs_facts *facts)
+/* @facts_json (of the last detection) with "target" and, for self, the runtime's processor count
+ * now in front: made for every sample (the runtime resizes between detections). */
+static char *target_json(const ApTarget *t, const char *facts_json)
 {
         ApBuf b = AP_BUF_NULL;
-        char *json = NULL, *out = NULL;
-        const char *rest;
+        char *out = NULL;
+        const char *rest = facts_json[0] == '{' ? facts_json + 1 : facts_json;
 
-        if (autoprocs_facts_to_json(facts, &json) < 0)
-                return NULL;
-        rest = json[0] == '{' ? json + 1 : json;
         ap_buf_puts(&b, "{\"target\":");
         ap_buf_json_string_or_null(&b, t->spec.label);
         if (t->spec.kind == AP_TARGET_SELF && autoprocs_procs() > 0)
@@ -191,7 +190,6 @@ static char *target_json(const ApTarget *t, const autoprocs_facts *facts)
         if (*rest != '}')
                 ap_buf_puts(&b, ",");
         ap_buf_puts(&b, rest);
-        free(json);
         return ap_buf_steal(&b, &out) < 0 ? NULL : out;
 }
 
@@ -266,8 +264,7 @@ static int detect_now(ApTarget *t, autoprocs_policy policy, autoprocs_facts **re
         autoprocs_config_free(config);
         if (r < 0)
                 return r;
-        json = target_json(t, *ret);
-        if (json) {
+        if (autoprocs_facts_to_json(*ret, &json) == 0) {
                 free(t->json);
                 t->json = json;
         }
@@ -474,7 +471,7 @@ static void sample_set_limit(ApSample *s, const ApTarget *t)
         }
         s->affinity_cpus = t->affinity;
         s->recommended_procs = t->procs;
-        s->json = t->json ? strdup(t->json) : NULL;
+        s->json = t->json ? target_json(t, t->json) : NULL;
 }
 
 /* The sample's counters, kept across failures. */
