@@ -34,6 +34,7 @@
 #include "lib/util/cleanup.h"
 #include "lib/util/fileio.h"
 #include "lib/util/macro.h"
+#include "lib/util/path.h"
 #include "lib/watch.h"
 #include "probes/cgroup-limit.h"
 #include "probes/cgroup-path.h"
@@ -41,6 +42,7 @@
 #include "probes/cpuset.h"
 #include "probes/cpustat.h"
 #include "probes/probe.h"
+#include "probes/psi.h"
 
 /* The oldest an affinity reading may get between ticks. */
 #define AP_WATCH_AFFINITY_MS 100u
@@ -66,10 +68,22 @@ struct ApWatch {
         unsigned affinity_age;       /* ticks since it was read */
         size_t binding;              /* chain level of the binding limit (when has_limit) */
         ApWatchResult last;
+        /* ap_watch_counters(): cpu.stat, cpuacct.usage, cpu.pressure; -1 = none */
+        int ctr_fds[3];
+        bool ctr_open;
+        size_t ctr_level;
 };
+
+static void counters_close(ApWatch *w)
+{
+        for (size_t i = 0; i < AP_ELEMENTSOF(w->ctr_fds); i++)
+                w->ctr_fds[i] = ap_close(w->ctr_fds[i]);
+        w->ctr_open = false;
+}
 
 static void drop_model(ApWatch *w)
 {
+        counters_close(w);
         ap_limit_chain_done(&w->chain);
         w->chain = AP_LIMIT_CHAIN_NULL;
         if (w->have_model)
@@ -212,6 +226,7 @@ int ap_watch_new(const autoprocs_config *config, ApWatch **ret)
                 return -ENOMEM;
         w->root = AP_PROBE_ROOT_NULL;
         w->proc_cgroup_fd = w->mountinfo_fd = -1;
+        w->ctr_fds[0] = w->ctr_fds[1] = w->ctr_fds[2] = -1;
         r = ap_config_copy(config, &w->config);
         if (r < 0)
                 return r;
@@ -277,6 +292,89 @@ int ap_watch_cpu_stat(ApWatch *w, uint64_t *ret_periods, uint64_t *ret_throttled
         *ret_periods = st.nr_periods;
         *ret_throttled = st.nr_throttled;
         *ret_usage_ns = st.has_usage ? st.usage_usec * 1000u : 0;
+        return 0;
+}
+
+static int open_in(const ApWatch *w, const char *dir, const char *name)
+{
+        _cleanup_free_ char *path = ap_path_join_rel(dir, name);
+        int fd;
+
+        if (!path)
+                return -1;
+        fd = ap_open_at(w->root.mnt_fd, path, O_RDONLY);
+        return fd >= 0 ? fd : -1;
+}
+
+static void counters_open(ApWatch *w, size_t level)
+{
+        const ApCgroupModel *m = &w->model;
+        const char *stat_dir = w->chain.levels[level].dir;
+
+        counters_close(w);
+        w->ctr_fds[0] = open_in(w, stat_dir, "cpu.stat");
+        if (m->cpu.version == 1 && m->cpuacct.version == 1 && m->cpuacct.dir)
+                w->ctr_fds[1] = open_in(w, m->cpuacct.top && m->cpu.top && strcmp(m->cpuacct.top, m->cpu.top) == 0
+                                                   ? stat_dir : m->cpuacct.dir,
+                                        "cpuacct.usage");
+        if (m->unified.version == 2 && m->unified.dir)
+                w->ctr_fds[2] = open_in(w, m->unified.dir, "cpu.pressure");
+        w->ctr_open = true;
+        w->ctr_level = level;
+}
+
+/* pread the whole small file @fd into @buf; on plain files an unlinked one reads as failed. */
+static ssize_t counter_read(const ApWatch *w, int fd, char *buf, size_t size)
+{
+        struct stat st;
+        ssize_t n;
+
+        if (fd < 0)
+                return -ENOENT;
+        if (w->plain_files && (fstat(fd, &st) < 0 || st.st_nlink == 0))
+                return -ENOENT;
+        n = ap_pread_all(fd, buf, size - 1);
+        if (n >= 0)
+                buf[n] = '\0';
+        return n;
+}
+
+int ap_watch_counters(ApWatch *w, ApWatchCounters *ret)
+{
+        char buf[2048];
+        size_t level;
+        ssize_t n;
+        bool stale = false;
+
+        *ret = (ApWatchCounters){};
+        if (!w->have_model || w->chain.n == 0)
+                return -ENODATA;
+        level = w->last.has_limit && w->binding < w->chain.n ? w->binding : 0;
+        if (!w->ctr_open || w->ctr_level != level)
+                counters_open(w, level);
+        n = counter_read(w, w->ctr_fds[0], buf, sizeof(buf));
+        if (n >= 0 && ap_cpu_stat_parse(buf, (size_t)n, &ret->stat) == 0)
+                ret->has_stat = ret->stat.has_throttling || ret->stat.has_usage;
+        stale = stale || (n < 0 && w->ctr_fds[0] >= 0);
+        if (w->ctr_fds[1] >= 0 && !ret->stat.has_usage) {
+                uint64_t us;
+
+                n = counter_read(w, w->ctr_fds[1], buf, sizeof(buf));
+                if (n >= 0 && ap_cpuacct_usage_parse(buf, (size_t)n, &us) == 0) {
+                        ret->stat.has_usage = true;
+                        ret->stat.usage_usec = us;
+                        ret->has_stat = true;
+                }
+                stale = stale || n < 0;
+        }
+        if (w->ctr_fds[2] >= 0) {
+                n = counter_read(w, w->ctr_fds[2], buf, sizeof(buf));
+                ret->has_psi = n >= 0 && ap_psi_parse(buf, (size_t)n, &ret->psi) == 0;
+                stale = stale || n < 0;
+        }
+        /* A file that failed (ENODEV: its cgroup went) is opened again next time. */
+        if (stale)
+                counters_close(w);
         return 0;
 }
 

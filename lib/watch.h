@@ -17,6 +17,8 @@
 
 #include "lib/init-config.h"
 #include "lib/util/cleanup.h"
+#include "probes/cpustat.h"
+#include "probes/psi.h"
 
 /* What one tick found; bits of ApWatchResult.flags. */
 enum {
@@ -63,6 +65,24 @@ int ap_watch_tick(ApWatch *w, uint64_t confirm_ns, ApWatchResult *ret);
  */
 int ap_watch_cpu_stat(ApWatch *w, uint64_t *ret_periods, uint64_t *ret_throttled,
                       uint64_t *ret_usage_ns);
+
+/* The counters of the resolved cgroup, as detection reads them: cpu.stat of the binding level
+ * (the process cgroup's when unlimited), v1 usage from cpuacct.usage (the same directory when
+ * cpuacct is co-mounted, else the process's cpuacct cgroup), CPU PSI of the v2 location. */
+typedef struct ApWatchCounters {
+        bool has_stat;
+        ApCpuStat stat;
+        bool has_psi;
+        ApPsi psi;
+} ApWatchCounters;
+
+/*
+ * Read the counters through fds kept open (opened at the first call, again after a
+ * re-resolution or a change of the binding level): a few preads, no openat, no parse of
+ * mountinfo -- the daemon's per-target cost.  Fills @ret (what is missing is false).
+ * @retval 0  @retval -ENODATA nothing resolved
+ */
+int ap_watch_counters(ApWatch *w, ApWatchCounters *ret);
 
 /* The last result (what the previous tick, or resolution at ap_watch_new(), found). */
 const ApWatchResult *ap_watch_last(const ApWatch *w);

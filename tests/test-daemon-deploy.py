@@ -63,8 +63,9 @@ def main():
                          "readOnlyRootFilesystem: true", "runAsUser: 65532", "kind: PodMonitor",
                          "kind: PrometheusRule", "kind: Service", "drop:\n            - ALL"]),
             ("daemonset", ["kind: DaemonSet", "readOnly: true", "path: /sys/fs/cgroup",
-                           "--target=cgroup:/host/sys/fs/cgroup/kubepods.slice", "runAsUser: 65532",
-                           "namespace: autoprocs-system", "kind: PodMonitor"]),
+                           "--target=kubepods:/host/sys/fs/cgroup", "--pod-logs=/host/var/log",
+                           "path: /var/log/pods", "path: /var/log/containers", "honorLabels: true",
+                           "runAsUser: 65532", "namespace: autoprocs-system", "kind: PodMonitor"]),
         ]:
             p = subprocess.run([kubectl, "kustomize", os.path.join(kdir, "overlays", overlay)],
                                capture_output=True, text=True)

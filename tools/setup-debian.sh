@@ -5,7 +5,7 @@
 #   suite's (tests/container/run.sh: Debian's docker.io, mmdebstrap for the base image).
 #   --vm the cgroup v2 VM suite's (tests/vm: qemu-system-x86, busybox-static).
 set -euo pipefail
-base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev libcgroup-dev check curl)
+base=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmicrohttpd-dev zlib1g-dev libcgroup-dev check curl)
 extra=(python3-jsonschema scdoc bash-completion debhelper dpkg-dev fakeroot binutils golang-go golang-uber-automaxprocs-dev prometheus wrk clang libclang-rt-14-dev systemd python3 valgrind)
 container=(docker.io mmdebstrap util-linux)
 # The cgroup v2 VM suite (tests/vm): qemu (TCG) and busybox-static; the kernel is fetched by the test.

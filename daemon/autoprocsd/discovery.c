@@ -49,6 +49,9 @@ struct ApCgNode {
         uint64_t limit_tick, stat_tick;
         int limit_err, stat_err;
         ApCpuMax limit;
+        int64_t v1_quota;      /* the last cpu.cfs_quota_us read, and the period read with it */
+        uint64_t v1_period;
+        unsigned v1_period_age;
         ApCpuStat cpustat;
         unsigned cpuset_cpus, cpuset_age;
 };
@@ -803,10 +806,22 @@ static void node_limit(ApDiscovery *d, ApCgNode *n, uint64_t tick)
                 }
                 if (ap_cfs_quota_parse(buf, (size_t)len, &quota) < 0 || quota < 0)
                         return;
-                len = node_read(d, d->cpu_fd, n, &n->limit_b, "cpu.cfs_period_us", tick, buf, sizeof(buf));
-                if (len < 0 || ap_cfs_period_parse(buf, (size_t)len, &period) < 0)
-                        return;
-                ap_cfs_combine(quota, period, &n->limit);
+                /* The period is read again when the quota changed (and at the tick after: a
+                 * resize writes the pair one file at a time) and every AP_DISCOVERY_PERIOD_TICKS
+                 * ticks; most ticks are one pread per level. */
+                if (n->v1_period == 0 || quota != n->v1_quota || ++n->v1_period_age >= AP_DISCOVERY_PERIOD_TICKS) {
+                        bool changed = n->v1_period != 0 && quota != n->v1_quota;
+
+                        len = node_read(d, d->cpu_fd, n, &n->limit_b, "cpu.cfs_period_us", tick, buf, sizeof(buf));
+                        if (len < 0 || ap_cfs_period_parse(buf, (size_t)len, &period) < 0) {
+                                n->v1_period = 0;
+                                return;
+                        }
+                        n->v1_quota = quota;
+                        n->v1_period = period;
+                        n->v1_period_age = changed ? AP_DISCOVERY_PERIOD_TICKS : 0;
+                }
+                ap_cfs_combine(quota, n->v1_period, &n->limit);
         }
 }
 
@@ -882,6 +897,17 @@ void ap_discovery_read(ApDiscovery *d, ApCgNode *n, uint64_t tick, bool check_sa
                 ret->quota_us = best->limit.quota_us;
                 ret->period_us = best->limit.period_us;
                 ret->limit_cgroup = best->path;
+                if (best == n)
+                        ret->limit_scope = "container";
+                else if (best->kube.is_pod)
+                        ret->limit_scope = "pod";
+                else {
+                        ApKubeName kn;
+
+                        ap_kube_name_parse(best->name, strlen(best->name), &kn);
+                        ret->limit_scope = kn.kind == AP_KUBE_NAME_QOS ? "qos" :
+                                           kn.kind == AP_KUBE_NAME_KUBEPODS ? "kubepods" : "cgroup";
+                }
         }
         thr = best ? best : n;
         node_stat(d, thr, tick);

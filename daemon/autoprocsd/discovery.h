@@ -20,7 +20,8 @@
  * Reading: every directory on a container's way up to the top keeps its files open (pread per
  * read; an fd that cannot be opened -- EMFILE -- is opened, read and closed each time) and is read
  * at most once per tick however many containers share it (pods, QoS classes, kubepods).  Per
- * container and tick: its own cpu.cfs_quota_us (+ cpu.cfs_period_us when limited) or cpu.max,
+ * container and tick: its own cpu.cfs_quota_us (+ cpu.cfs_period_us when the quota changed, and
+ * every AP_DISCOVERY_PERIOD_TICKS ticks) or cpu.max,
  * cpu.stat, cpuacct.usage (v1), cpu.pressure, and the cpuset's effective CPUs every
  * AP_DISCOVERY_CPUSET_TICKS ticks.
  *
@@ -35,6 +36,7 @@
 #include "daemon/autoprocsd/kube-name.h"
 
 #define AP_DISCOVERY_CPUSET_TICKS 10u
+#define AP_DISCOVERY_PERIOD_TICKS 10u
 #define AP_DISCOVERY_MAX_DEPTH 32u
 #define AP_DISCOVERY_MAX_DIRS 200000u
 
@@ -82,6 +84,8 @@ typedef struct ApCgReading {
         bool has_limit;
         uint64_t quota_us, period_us;
         const char *limit_cgroup;   /* hierarchy path of the binding cgroup; NULL = unlimited */
+        const char *limit_scope;    /* where it is: "container" (its own), "pod", "qos", "kubepods",
+                                     * "cgroup" (another ancestor); NULL = unlimited (static text) */
         const char *throttling_cgroup; /* whose cpu.stat gave the throttling (binding, else own) */
         const char *usage_cgroup;   /* whose usage was read (its own) */
         unsigned affinity;          /* effective CPUs of its cpuset; 0 = unknown */

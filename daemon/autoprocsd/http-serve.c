@@ -86,6 +86,26 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 #pragma GCC diagnostic pop
 
+static enum MHD_Result queue_reply(struct MHD_Connection *conn, const ApHttpReply *reply)
+{
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = MHD_create_response_from_buffer(reply->len, reply->body, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(reply->body);
+                return MHD_NO;
+        }
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
+        if (reply->content_encoding)
+                (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, reply->content_encoding);
+        if (reply->vary_encoding)
+                (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+        ret = MHD_queue_response(conn, reply->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
 static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned status, const char *ctype,
                                   char *body, size_t len, bool allow)
 {
@@ -141,7 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
         ApHttp *h = cls;
         ApHttpReply reply = { 0 };
-        const char *accept;
+        const char *accept, *accept_encoding;
         int r;
 
         (void)upload_data;
@@ -172,14 +192,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", true);
 
         accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-        r = h->route(url, accept, &reply, h->userdata);
+        accept_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+        r = h->route(url, accept, accept_encoding, &reply, h->userdata);
         if (r == -ENOENT)
                 return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", false);
         if (r < 0) {
                 ap_daemon_log(AUTOPROCS_LOG_WARNING, "http", NULL, "answering %s failed: %s", url, strerror(-r));
                 return queue_static(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n", false);
         }
-        return queue_text(conn, reply.status, reply.content_type, reply.body, reply.len, false);
+        return queue_reply(conn, &reply);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

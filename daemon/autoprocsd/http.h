@@ -17,6 +17,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -27,11 +28,14 @@ typedef struct ApHttpReply {
         const char *content_type;   /* static */
         char *body;                 /* malloc'd; taken over by the server */
         size_t len;
+        const char *content_encoding; /* static ("gzip"), NULL = identity */
+        bool vary_encoding;         /* the answer depends on Accept-Encoding ("Vary") */
 } ApHttpReply;
 
-/* Answer GET/HEAD @path.  @accept: the Accept header or NULL.
+/* Answer GET/HEAD @path.  @accept, @accept_encoding: those headers or NULL.
  * @retval 0 (*reply filled)  @retval -ENOENT unknown path (404)  @retval -errno (500) */
-typedef int (*ApHttpRouteFn)(const char *path, const char *accept, ApHttpReply *reply, void *userdata);
+typedef int (*ApHttpRouteFn)(const char *path, const char *accept, const char *accept_encoding,
+                             ApHttpReply *reply, void *userdata);
 
 typedef struct ApHttp ApHttp;
 

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +31,7 @@
 
 #include "autoprocs.h"
 #include "daemon/autoprocsd/daemon-config.h"
+#include "daemon/autoprocsd/encoding.h"
 #include "daemon/autoprocsd/http.h"
 #include "daemon/autoprocsd/log.h"
 #include "daemon/autoprocsd/metrics.h"
@@ -42,26 +45,42 @@
 
 #define EXIT_CONFIG 2
 /* A scrape body is rendered again when the targets changed and it is this old, or when it is
- * older than CACHE_MAX_NS whatever happened (process_* series stay fresh). */
+ * older than CACHE_MAX_NS whatever happened (process_* series stay fresh); older than that it is
+ * not served at all but rendered for the scrape that asks. */
 #define CACHE_MIN_NS (250ull * 1000 * 1000)
-#define CACHE_MAX_NS (1000ull * 1000 * 1000)
+#define CACHE_MAX_NS (2000ull * 1000 * 1000)
 
+/* One rendered body per format, with its gzip form made when a client asked for it. */
 typedef struct Cache {
         char *body;
         size_t len;
+        char *gz;                 /* NULL: not compressed yet */
+        size_t gz_len;
+        bool gz_wanted;           /* a client asked for gzip: the renderer compresses too */
+        uint64_t plain_at_ns;     /* a client asked for the plain text (0: never): kept while recent */
         uint64_t generation;
         uint64_t at_ns;
 } Cache;
 
+/*
+ * Scrapes are answered from the last rendered body; when it is stale (see CACHE_*_NS) the
+ * renderer thread makes a new one meanwhile, so a scrape never waits for a render of many
+ * targets (1,000 containers: several MB of text and its gzip) except the very first one.
+ */
 static struct {
         ApTargets *targets;
         int proc_fd;
         atomic_uint_least64_t interval_ns; /* of the configuration in force (the watchdog's) */
         pthread_mutex_t cache_lock;
         Cache cache[2]; /* by ApMetricsFormat */
+        pthread_cond_t render_cond;
+        pthread_t renderer;
+        bool renderer_started, renderer_stop;
+        bool render_wanted[2];
 } D = {
         .proc_fd = -1,
         .cache_lock = PTHREAD_MUTEX_INITIALIZER,
+        .render_cond = PTHREAD_COND_INITIALIZER,
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -99,59 +118,158 @@ static int take_snapshot(ApSnapshot *snap, ApSample ***ret_samples, uint64_t *re
         return 0;
 }
 
-static int route_metrics(const char *accept, ApHttpReply *reply)
+/* The plain body is kept this long after a client last asked for it; Prometheus asks for gzip,
+ * and 1,000 containers make 3-4 MB of text against 150 KB compressed. */
+#define PLAIN_KEEP_NS (10ull * 1000 * 1000 * 1000)
+
+/* Render @fmt now (no lock held).  @retval 0 (*ret filled)  @retval -errno */
+static int render(ApMetricsFormat fmt, bool want_gz, bool want_plain, Cache *ret)
+{
+        ApSample **samples;
+        ApSnapshot snap;
+        int r;
+
+        *ret = (Cache){ .at_ns = ap_now_ns() };
+        r = take_snapshot(&snap, &samples, &ret->generation);
+        if (r < 0)
+                return r;
+        r = ap_metrics_render(&snap, fmt, &ret->body, &ret->len);
+        ap_targets_snapshot_free(samples, snap.n_samples);
+        if (r < 0)
+                return r;
+        if (want_gz && ret->len >= AP_GZIP_MIN_BYTES && ap_gzip(ret->body, ret->len, &ret->gz, &ret->gz_len) < 0)
+                ret->gz = NULL;
+        if (ret->gz && !want_plain) {
+                free(ret->body);
+                ret->body = NULL;
+        }
+        ret->gz_wanted = want_gz;
+        return 0;
+}
+
+static void cache_set(Cache *c, Cache *n)
+{
+        free(c->body);
+        free(c->gz);
+        *c = *n;
+}
+
+static void *renderer_main(void *arg)
+{
+        (void)arg;
+        /* Below the HTTP thread: a scrape served from the last body never waits behind a render
+         * of the next one for a CPU (a loaded 2-core machine: p99 120 -> see README). */
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), getpriority(PRIO_PROCESS, 0) + 5);
+        pthread_mutex_lock(&D.cache_lock);
+        for (;;) {
+                while (!D.renderer_stop && !D.render_wanted[0] && !D.render_wanted[1])
+                        pthread_cond_wait(&D.render_cond, &D.cache_lock);
+                if (D.renderer_stop)
+                        break;
+                for (unsigned f = 0; f < 2; f++) {
+                        bool gz = D.cache[f].gz_wanted;
+                        bool plain = D.cache[f].plain_at_ns &&
+                                     ap_now_ns() - D.cache[f].plain_at_ns < PLAIN_KEEP_NS;
+                        Cache n;
+
+                        if (!D.render_wanted[f])
+                                continue;
+                        D.render_wanted[f] = false;
+                        pthread_mutex_unlock(&D.cache_lock);
+                        if (render((ApMetricsFormat)f, gz, plain, &n) < 0)
+                                n.body = n.gz = NULL;
+                        pthread_mutex_lock(&D.cache_lock);
+                        if (n.body || n.gz) {
+                                n.gz_wanted = n.gz_wanted || D.cache[f].gz_wanted;
+                                n.plain_at_ns = D.cache[f].plain_at_ns;
+                                cache_set(&D.cache[f], &n);
+                        }
+                }
+        }
+        pthread_mutex_unlock(&D.cache_lock);
+        return NULL;
+}
+
+/* Ask for a new body of @fmt (cache_lock held).  @retval false no renderer thread: render here */
+static bool want_render(ApMetricsFormat fmt)
+{
+        if (!D.renderer_started) {
+                if (pthread_create(&D.renderer, NULL, renderer_main, NULL) != 0)
+                        return false;
+                D.renderer_started = true;
+        }
+        D.render_wanted[fmt] = true;
+        pthread_cond_signal(&D.render_cond);
+        return true;
+}
+
+static void renderer_stop(void)
+{
+        pthread_mutex_lock(&D.cache_lock);
+        D.renderer_stop = true;
+        pthread_cond_signal(&D.render_cond);
+        pthread_mutex_unlock(&D.cache_lock);
+        if (D.renderer_started)
+                (void)pthread_join(D.renderer, NULL);
+        D.renderer_started = false;
+}
+
+static int route_metrics(const char *accept, const char *accept_encoding, ApHttpReply *reply)
 {
         ApMetricsFormat fmt = ap_metrics_negotiate(accept);
         Cache *c = &D.cache[fmt];
-        uint64_t now = ap_now_ns(), gen;
-        ApSample **samples;
-        ApSnapshot snap;
-        char *text;
+        uint64_t now = ap_now_ns();
+        bool gz = ap_accepts_gzip(accept_encoding), have;
+        const char *src;
         size_t len;
         int r;
 
         pthread_mutex_lock(&D.cache_lock);
-        if (c->body) {
+        if (gz)
+                c->gz_wanted = true;
+        else
+                c->plain_at_ns = now;
+        have = gz ? c->gz || c->body : c->body != NULL;
+        if (have) {
                 uint64_t age = now - c->at_ns;
-                uint64_t cur = ap_targets_generation(D.targets);
 
-                if (age < CACHE_MAX_NS && (cur == c->generation || age < CACHE_MIN_NS)) {
-                        reply->body = malloc(c->len + 1);
-                        if (!reply->body) {
-                                pthread_mutex_unlock(&D.cache_lock);
-                                return -ENOMEM;
-                        }
-                        memcpy(reply->body, c->body, c->len + 1);
-                        reply->len = c->len;
+                /* Older than CACHE_MAX_NS: too old to serve (a scraper every 15 s must not get
+                 * what the previous scrape left), render here.  Else a stale body is served and
+                 * the renderer makes the next one: frequent scrapers never wait for a render. */
+                if (age >= CACHE_MAX_NS)
+                        have = false;
+                else if (age >= CACHE_MIN_NS && ap_targets_generation(D.targets) != c->generation &&
+                         !want_render(fmt))
+                        have = false;
+        }
+        if (!have) {
+                /* nothing to serve yet (or no renderer thread): render here */
+                Cache n;
+
+                r = render(fmt, c->gz_wanted, !gz || c->plain_at_ns, &n);
+                if (r < 0) {
                         pthread_mutex_unlock(&D.cache_lock);
-                        goto done;
+                        return r;
                 }
+                n.gz_wanted = c->gz_wanted;
+                n.plain_at_ns = c->plain_at_ns;
+                cache_set(c, &n);
         }
-        r = take_snapshot(&snap, &samples, &gen);
-        if (r < 0) {
-                pthread_mutex_unlock(&D.cache_lock);
-                return r;
-        }
-        r = ap_metrics_render(&snap, fmt, &text, &len);
-        ap_targets_snapshot_free(samples, snap.n_samples);
-        if (r < 0) {
-                pthread_mutex_unlock(&D.cache_lock);
-                return r;
-        }
-        free(c->body);
-        c->body = text;
-        c->len = len;
-        c->generation = gen;
-        c->at_ns = now;
+        if (gz && !c->gz && c->body && c->len >= AP_GZIP_MIN_BYTES)
+                (void)ap_gzip(c->body, c->len, &c->gz, &c->gz_len);
+        src = gz && c->gz ? c->gz : c->body;
+        len = gz && c->gz ? c->gz_len : c->len;
         reply->body = malloc(len + 1);
         if (!reply->body) {
                 pthread_mutex_unlock(&D.cache_lock);
                 return -ENOMEM;
         }
-        memcpy(reply->body, text, len + 1);
+        memcpy(reply->body, src, len);
+        reply->body[len] = '\0';
         reply->len = len;
+        reply->content_encoding = gz && c->gz ? "gzip" : NULL;
         pthread_mutex_unlock(&D.cache_lock);
-done:
+        reply->vary_encoding = true;
         reply->status = 200;
         reply->content_type = ap_metrics_content_type(fmt);
         return 0;
@@ -200,11 +318,12 @@ static int route_readyz(ApHttpReply *reply)
         return r;
 }
 
-static int route(const char *path, const char *accept, ApHttpReply *reply, void *userdata)
+static int route(const char *path, const char *accept, const char *accept_encoding, ApHttpReply *reply,
+                 void *userdata)
 {
         (void)userdata;
         if (strcmp(path, "/metrics") == 0)
-                return route_metrics(accept, reply);
+                return route_metrics(accept, accept_encoding, reply);
         if (strcmp(path, "/healthz") == 0)
                 return reply_text(reply, 200, "ok\n");
         if (strcmp(path, "/readyz") == 0)
@@ -652,6 +771,11 @@ int main(int argc, char **argv)
         sfd = signals_open();
         if (sfd < 0)
                 goto out;
+        /* Scrape bodies of many targets are MBs, made and dropped every second: mmap them so
+         * that a free gives the memory back (glibc's default threshold rises to 32 MB after the
+         * first such free, and the heap then keeps the high-water mark resident). */
+        (void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        (void)mallopt(M_ARENA_MAX, 2);
         D.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (services_start(&config, &http, &url) < 0)
                 goto out;
@@ -670,9 +794,12 @@ out:
                 ap_targets_stop_all(D.targets);
         atomic_store(&stop_step, "waiting for the runtime's tasks to finish");
         autoprocs_shutdown();
+        renderer_stop();
         D.targets = ap_targets_free(D.targets);
-        for (size_t i = 0; i < AP_ELEMENTSOF(D.cache); i++)
+        for (size_t i = 0; i < AP_ELEMENTSOF(D.cache); i++) {
                 free(D.cache[i].body);
+                free(D.cache[i].gz);
+        }
         if (D.proc_fd >= 0)
                 (void)close(D.proc_fd);
         if (sfd >= 0)

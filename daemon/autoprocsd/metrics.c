@@ -88,6 +88,7 @@ ApSample *ap_sample_unref(ApSample *s)
         free(s->target);
         free(s->json);
         ap_labels_unref(s->labels);
+        ap_text_unref(s->json_shared);
         free(s);
         return NULL;
 }
@@ -152,6 +153,39 @@ static void buf_put_pairs(ApBuf *b, const char *const *pairs, bool first)
         }
 }
 
+ApText *ap_text_new(const char *s)
+{
+        size_t len = strlen(s);
+        ApText *t = malloc(sizeof(*t) + len + 1);
+
+        if (!t)
+                return NULL;
+        atomic_init(&t->refs, 1);
+        memcpy(t->s, s, len + 1);
+        return t;
+}
+
+ApText *ap_text_ref(ApText *t)
+{
+        if (t)
+                atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        return t;
+}
+
+ApText *ap_text_unref(ApText *t)
+{
+        if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+                free(t);
+        return NULL;
+}
+
+static char *shrink(char *s)
+{
+        char *t = realloc(s, strlen(s) + 1);
+
+        return t ? t : s;
+}
+
 ApLabels *ap_labels_new(const char *const *series, const char *const *info)
 {
         ApLabels *l = calloc(1, sizeof(*l));
@@ -171,6 +205,9 @@ ApLabels *ap_labels_new(const char *const *series, const char *const *info)
                 free(l);
                 return NULL;
         }
+        /* kept for the container's life: not the buffer's 4 KiB */
+        l->series = shrink(l->series);
+        l->info = shrink(l->info);
         atomic_init(&l->refs, 1);
         return l;
 }
@@ -656,6 +693,7 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
         const char *version[] = { "version", snap->version ? snap->version : "unknown", NULL };
         ApBuf b = AP_BUF_NULL;
         Family f;
+        int r;
 
         family_begin(&f, &b, fmt, "autoprocs_build_info", FAMILY_INFO,
                      "Build information of autoprocsd; the value is always 1.");
@@ -666,7 +704,11 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
         render_process(&b, fmt, snap);
         if (fmt == AP_METRICS_OPENMETRICS)
                 ap_buf_puts(&b, "# EOF\n");
-        return buf_finish(&b, ret_text, ret_len);
+        r = buf_finish(&b, ret_text, ret_len);
+        /* the buffer doubled its way up: give back the unused half */
+        if (r == 0)
+                *ret_text = shrink(*ret_text);
+        return r;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -688,8 +730,14 @@ int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_l
 
                 if (i > 0)
                         ap_buf_puts(&b, ",");
-                if (s->ok && s->json) {
-                        ap_buf_puts(&b, s->json);
+                if (s->ok && (s->json || s->json_shared)) {
+                        ap_buf_puts(&b, s->json ? s->json : s->json_shared->s);
+                        continue;
+                }
+                if (s->is_discovery && s->ok) {
+                        ap_buf_puts(&b, "{\"target\":");
+                        ap_buf_json_string_or_null(&b, s->target);
+                        ap_buf_printf(&b, ",\"containers\":%" PRIu64 "}", s->discovered_containers);
                         continue;
                 }
                 ap_buf_puts(&b, "{\"target\":");

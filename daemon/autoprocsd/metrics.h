@@ -60,6 +60,16 @@ ApLabels *ap_labels_new(const char *const *series, const char *const *info);
 ApLabels *ap_labels_ref(ApLabels *l);
 ApLabels *ap_labels_unref(ApLabels *l);
 
+/* A shared immutable string: a container's /v1/limits object, the same over many ticks. */
+typedef struct ApText {
+        atomic_uint refs;
+        char s[];
+} ApText;
+
+ApText *ap_text_new(const char *s);
+ApText *ap_text_ref(ApText *t);
+ApText *ap_text_unref(ApText *t);
+
 /*
  * What one target looked like at its last probe.  Immutable once published: the sampler builds a
  * new one each tick and swaps the pointer; readers hold a reference (ap_sample_ref/unref).
@@ -93,6 +103,7 @@ typedef struct ApSample {
         /* A discovered container (kubepods, cgroup-tree): labels beyond target, the info series;
          * autoprocs_resizes_total and autoprocs_probe_errors_total only where not 0. */
         ApLabels *labels;              /* NULL: target="..." alone */
+        ApText *json_shared;           /* used when json is NULL */
         bool is_container;
 
         /* A discovery target itself (target="kubepods"): what it follows. */

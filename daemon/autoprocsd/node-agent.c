@@ -27,7 +27,7 @@ typedef struct Counters {
 
 typedef struct Container {
         ApCgNode *node;
-        char *target;
+        char *target;                  /* "<spec>/<id>": the key of its tombstone, in logs */
         char id[AP_KUBE_ID_LEN + 1];
         char *ns, *pod, *name;         /* from the log tree; NULL = unknown */
         bool names_done;               /* found, or not a pod's container */
@@ -36,9 +36,20 @@ typedef struct Container {
         Counters c;
         unsigned procs;
         /* what the labels were built from */
-        char *limit_cgroup, *throttling_cgroup, *usage_cgroup;
+        /* Borrowed from the tree: paths of the container's node or of its ancestors, which live
+         * at least as long as it does (a subtree goes children first). */
+        const char *limit_cgroup, *throttling_cgroup, *usage_cgroup;
+        const char *limit_scope;       /* static */
         ApLabels *labels;
-        char *json;
+        char *json;                    /* the fixed part of its /v1/limits object */
+        ApText *json_full;             /* ... with the values of json_key, shared with the samples */
+        struct {
+                bool has_limit;
+                uint64_t quota_us, period_us;
+                unsigned affinity, procs;
+                autoprocs_policy policy;
+                const char *limit_cgroup;   /* a node's path: the same pointer while it binds */
+        } json_key;
         ApSample *sample;
 } Container;
 
@@ -154,10 +165,8 @@ static void container_free(Container *c)
         free(c->ns);
         free(c->pod);
         free(c->name);
-        free(c->limit_cgroup);
-        free(c->throttling_cgroup);
-        free(c->usage_cgroup);
         free(c->json);
+        ap_text_unref(c->json_full);
         ap_labels_unref(c->labels);
         ap_sample_unref(c->sample);
         free(c);
@@ -189,12 +198,20 @@ static bool learn_names(ApNodeAgent *a, Container *c)
         return changed;
 }
 
+/* A string kept for long at its length, not its buffer's capacity. */
+static char *shrink(char *s)
+{
+        char *t = realloc(s, strlen(s) + 1);
+
+        return t ? t : s;
+}
+
 static void rebuild_labels(ApNodeAgent *a, Container *c, int version)
 {
         const ApKubePath *kp = ap_cg_node_kube(c->node);
         char short_id[AP_KUBE_SHORT_ID_LEN + 1], ver[8];
         const char *series[] = {
-                "target", c->target,
+                "target", a->label,
                 "pod_uid", kp->pod_uid,
                 "container_id", c->id,
                 "qos_class", ap_kube_qos_to_string(kp->qos),
@@ -208,6 +225,7 @@ static void rebuild_labels(ApNodeAgent *a, Container *c, int version)
                 "runtime", kp->runtime,
                 "cgroup", ap_cg_node_path(c->node),
                 "limit_cgroup", c->limit_cgroup,
+                "limit_scope", c->limit_scope,
                 "throttling_cgroup", c->throttling_cgroup,
                 "usage_cgroup", c->usage_cgroup,
                 "cgroup_version", ver,
@@ -216,7 +234,6 @@ static void rebuild_labels(ApNodeAgent *a, Container *c, int version)
         ApLabels *l;
         ApBuf b = AP_BUF_NULL;
 
-        (void)a;
         memcpy(short_id, c->id, AP_KUBE_SHORT_ID_LEN);
         short_id[AP_KUBE_SHORT_ID_LEN] = '\0';
         (void)snprintf(ver, sizeof(ver), "%d", version);
@@ -227,7 +244,7 @@ static void rebuild_labels(ApNodeAgent *a, Container *c, int version)
         }
         /* /v1/limits: the detect fields a container has, and its names */
         ap_buf_puts(&b, "{\"target\":");
-        ap_buf_json_string_or_null(&b, c->target);
+        ap_buf_json_string_or_null(&b, a->label);
         for (size_t i = 2; series[i]; i += 2) {
                 ap_buf_printf(&b, ",\"%s\":", series[i]);
                 ap_buf_json_string_or_null(&b, series[i + 1] && series[i + 1][0] ? series[i + 1] : NULL);
@@ -237,11 +254,14 @@ static void rebuild_labels(ApNodeAgent *a, Container *c, int version)
         ap_buf_puts(&b, "}");
         free(c->json);
         c->json = NULL;
-        (void)ap_buf_steal(&b, &c->json);
+        if (ap_buf_steal(&b, &c->json) == 0)
+                c->json = shrink(c->json);
+        c->json_full = ap_text_unref(c->json_full);
 }
 
-/* The /v1/limits object: the fixed part, then the values of this tick. */
-static char *container_json(const Container *c, const ApCgReading *r, autoprocs_policy policy)
+/* The /v1/limits object: the fixed part, then the values of this tick (made again only when they
+ * changed: most ticks change none).  A new reference, or NULL. */
+static ApText *container_json(Container *c, const ApCgReading *r, autoprocs_policy policy)
 {
         ApBuf b = AP_BUF_NULL;
         char *out = NULL;
@@ -249,6 +269,11 @@ static char *container_json(const Container *c, const ApCgReading *r, autoprocs_
 
         if (!c->json)
                 return NULL;
+        if (c->json_full && c->json_key.has_limit == r->has_limit && c->json_key.quota_us == r->quota_us &&
+            c->json_key.period_us == r->period_us && c->json_key.affinity == r->affinity &&
+            c->json_key.procs == c->procs && c->json_key.policy == policy &&
+            c->json_key.limit_cgroup == r->limit_cgroup)
+                return ap_text_ref(c->json_full);
         len = strlen(c->json);
         ap_buf_append(&b, c->json, len - 1);
         ap_buf_puts(&b, ",\"limit\":");
@@ -264,8 +289,19 @@ static char *container_json(const Container *c, const ApCgReading *r, autoprocs_
         }
         ap_buf_printf(&b, ",\"affinity_cpus\":%u,\"procs\":%u,\"policy\":\"%s\"}", r->affinity, c->procs,
                       autoprocs_policy_to_string(policy));
-        (void)ap_buf_steal(&b, &out);
-        return out;
+        if (ap_buf_steal(&b, &out) < 0)
+                return NULL;
+        ap_text_unref(c->json_full);
+        c->json_full = ap_text_new(out);
+        free(out);
+        c->json_key.has_limit = r->has_limit;
+        c->json_key.quota_us = r->quota_us;
+        c->json_key.period_us = r->period_us;
+        c->json_key.affinity = r->affinity;
+        c->json_key.procs = c->procs;
+        c->json_key.policy = policy;
+        c->json_key.limit_cgroup = r->limit_cgroup;
+        return ap_text_ref(c->json_full);
 }
 
 static void feed(Container *c, const ApCgReading *r)
@@ -301,7 +337,6 @@ static void container_read(ApNodeAgent *a, Container *c)
         ApSample *s;
         bool relabel = c->labels == NULL;
         unsigned procs;
-        int k;
 
         ap_discovery_read(a->disc, c->node, a->tick, check, &r);
         c->age++;
@@ -315,15 +350,13 @@ static void container_read(ApNodeAgent *a, Container *c)
                 c->sandbox = false; /* its log link says it is an app container */
                 a->changed = true;
         }
-        for (int i = 0; i < 3; i++) {
-                char **dst = i == 0 ? &c->limit_cgroup : i == 1 ? &c->throttling_cgroup : &c->usage_cgroup;
-                const char *src = i == 0 ? r.limit_cgroup : i == 1 ? r.throttling_cgroup : r.usage_cgroup;
-
-                if (!r.found)
-                        break;
-                k = str_set(dst, src);
-                if (k > 0)
-                        relabel = true;
+        if (r.found && (c->limit_cgroup != r.limit_cgroup || c->throttling_cgroup != r.throttling_cgroup ||
+                        c->usage_cgroup != r.usage_cgroup)) {
+                c->limit_cgroup = r.limit_cgroup;
+                c->throttling_cgroup = r.throttling_cgroup;
+                c->usage_cgroup = r.usage_cgroup;
+                c->limit_scope = r.limit_scope;
+                relabel = true;
         }
         ap_discovery_stats(a->disc, &st);
         if (relabel)
@@ -360,7 +393,7 @@ static void container_read(ApNodeAgent *a, Container *c)
                 }
                 s->affinity_cpus = r.affinity;
                 s->recommended_procs = procs;
-                s->json = container_json(c, &r, a->policy);
+                s->json_shared = container_json(c, &r, a->policy);
         } else {
                 s->probe_errors[AP_PROBE_KIND_TARGET] = 1;
         }

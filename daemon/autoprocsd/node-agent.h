@@ -3,11 +3,11 @@
  * One discovery target (--target kubepods[:DIR], --target cgroup-tree:PATH): the containers its
  * ApDiscovery finds, each read once per tick into an immutable ApSample with its labels.
  *
- * Per container: the target label "<spec>/<container id>"; series labels pod_uid, container_id,
+ * Per container: the target label of the spec ("kubepods"); series labels pod_uid, container_id,
  * qos_class and, from --pod-logs, namespace, pod, container; the info series' labels
- * container_id_short, runtime, cgroup (its own), limit_cgroup, throttling_cgroup, usage_cgroup,
- * cgroup_version.  Counters are kept monotonic as for every target, and across a container's
- * cgroup being removed and made again (same target): a removed container's counters are kept for
+ * container_id_short, runtime, cgroup (its own), limit_cgroup, limit_scope (container, pod, qos,
+ * kubepods, cgroup), throttling_cgroup, usage_cgroup, cgroup_version.  Counters are kept monotonic as for every target, and across a container's
+ * cgroup being removed and made again (same container id): a removed container's counters are kept for
  * AP_NODE_AGENT_TOMB_TICKS ticks (at most AP_NODE_AGENT_TOMBS of them).
  * Sandbox (pause) containers: not in the log tree and with the runtimes' sandbox CPU weight
  * (discovery.h, sandbox_hint) during their first ticks; left out unless include_sandboxes.
