@@ -94,7 +94,8 @@ static uint64_t charge(ApM *m, uint64_t now, bool hold)
  * flagged paused.  Async-signal-safe. */
 static void hold(ApM *m, uint64_t ns, bool from_signal)
 {
-        ApP *p = m->p;
+        /* a hog's P the monitor handed away (hog.c) is another thread's now: not ours to flag */
+        ApP *p = atomic_load_explicit(&m->revoke, AP_RELAXED) == AP_REVOKE_NONE ? m->p : NULL;
         uint64_t t0 = ap_now_ns(), now = t0;
 
         if (p)
@@ -179,7 +180,7 @@ void ap_pace_point_slow(ApM *m)
                 return;
         hold(m, pause, false);
         /* a sleeper keeps priority: what fell due while held runs next */
-        if (m->p && !tls_in_pace)
+        if (m->p && !tls_in_pace && atomic_load_explicit(&m->revoke, AP_RELAXED) == AP_REVOKE_NONE)
                 ap_timers_poll(m->p, true);
 }
 
