@@ -228,7 +228,15 @@ START_TEST(test_mounts_changed_quiet)
 
                 snprintf(mi + n, sizeof(mi) - n, "%d 26 0:4 net:[402653229%d] /run/netns/n%d rw - nsfs nsfs rw\n",
                          90 + i, i, i);
-                ap_test_write(tree, "proc/self/mountinfo", mi);
+                /* written aside and renamed: the watcher never sees it half written */
+                {
+                        char from[4096], to[4096];
+
+                        ap_test_write(tree, "proc/self/mountinfo.new", mi);
+                        snprintf(from, sizeof(from), "%s/proc/self/mountinfo.new", tree);
+                        snprintf(to, sizeof(to), "%s/proc/self/mountinfo", tree);
+                        ck_assert_int_eq(rename(from, to), 0);
+                }
                 next_tick();
                 next_tick();
         }

@@ -401,7 +401,7 @@ START_TEST(test_limits_json)
                                "{\"target\":\"pid:\\\"7\",\"cgroup_version\":null,\"cgroup_path\":null,"
                                "\"limit\":null,\"limit_file\":null,\"affinity_cpus\":null,"
                                "\"affinity_source\":null,\"procs\":null,\"policy\":null,"
-                               "\"throttling\":null,\"pressure\":null,\"warnings\":[],"
+                               "\"throttling\":null,\"pressure\":null,\"warnings\":[],\"notes\":[],"
                                "\"error\":\"not probed yet\"}]\n");
         free(text);
         snap.n_samples = 0;

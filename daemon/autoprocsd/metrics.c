@@ -715,9 +715,9 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
  * /v1/limits
  * ------------------------------------------------------------------------------------------- */
 
-const char *const ap_limits_detect_fields[11] = {
+const char *const ap_limits_detect_fields[12] = {
         "cgroup_version", "cgroup_path", "limit", "limit_file", "affinity_cpus", "affinity_source",
-        "procs", "policy", "throttling", "pressure", "warnings",
+        "procs", "policy", "throttling", "pressure", "warnings", "notes",
 };
 
 int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_len)
@@ -745,7 +745,10 @@ int ap_limits_render_json(const ApSnapshot *snap, char **ret_text, size_t *ret_l
                 /* The fields of a found target, unknown: a consumer reads the same keys always. */
                 for (size_t k = 0; k < AP_ELEMENTSOF(ap_limits_detect_fields); k++)
                         ap_buf_printf(&b, ",\"%s\":%s", ap_limits_detect_fields[k],
-                                      strcmp(ap_limits_detect_fields[k], "warnings") == 0 ? "[]" : "null");
+                                      strcmp(ap_limits_detect_fields[k], "warnings") == 0 ||
+                                              strcmp(ap_limits_detect_fields[k], "notes") == 0
+                                      ? "[]"
+                                      : "null");
                 ap_buf_puts(&b, ",\"error\":");
                 ap_buf_json_string_or_null(&b, !s->probed ? "not probed yet" : s->error ? s->error : "target not found");
                 ap_buf_puts(&b, "}");

@@ -156,7 +156,7 @@ int ap_metrics_render(const ApSnapshot *snap, ApMetricsFormat fmt, char **ret_te
                       size_t *ret_len);
 
 /* The top-level fields of `autoprocs detect --json` (autoprocs_facts_to_json), in its order. */
-extern const char *const ap_limits_detect_fields[11];
+extern const char *const ap_limits_detect_fields[12];
 
 /* Render @snap's samples as the /v1/limits JSON array: each sample's json, or for a target not
  * found (or not probed yet) "target", every ap_limits_detect_fields null ("warnings": []) and
