@@ -13,7 +13,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
-mount -t tmpfs tmp /tmp
+# /tmp stays the initramfs' own (writable): a tmpfs over it would hide a build tree below /tmp
 chmod 1777 /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
