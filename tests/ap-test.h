@@ -19,7 +19,6 @@
 #endif
 
 #define AP_TEST_FIXTURES AP_SOURCE_ROOT "/tests/fixtures"
-#define AP_TEST_CONFORMANCE AP_SOURCE_ROOT "/../shared/conformance"
 
 /* Path of fixture @name in a static buffer (not thread-safe; tests are forked). */
 static inline const char *ap_test_fixture_path(const char *name)
