@@ -65,13 +65,8 @@ void ap_hog_m_init(ApM *m)
 
 static bool thread_cpu_ns(ApM *m, uint64_t *ret)
 {
-        struct timespec ts;
-
-        if (!atomic_load_explicit(&m->has_cpuclock, AP_ACQUIRE) ||
-            clock_gettime(atomic_load_explicit(&m->cpuclock, AP_RELAXED), &ts) < 0)
-                return false;
-        *ret = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-        return true;
+        return atomic_load_explicit(&m->has_cpuclock, AP_ACQUIRE) &&
+               ap_clock_read_ns(atomic_load_explicit(&m->cpuclock, AP_RELAXED), ret) == 0;
 }
 
 /* ---- reports ---------------------------------------------------------------------------------- */
@@ -177,7 +172,7 @@ static bool watch_p(ApP *p, uint64_t now, bool *ret_hog)
 {
         ApHogWatch *w = &p->hw;
         ApM *m = atomic_load_explicit(&p->m, AP_ACQUIRE);
-        uint64_t t, cpu;
+        uint64_t t, cpu = 0;
         bool acted = false;
 
         *ret_hog = false;

@@ -34,13 +34,13 @@ ApPace ap_pace;
 __thread unsigned ap_tls_locks __attribute__((tls_model("initial-exec")));
 static __thread bool tls_in_pace __attribute__((tls_model("initial-exec")));
 
+/* A CPU clock in ns, 0 when it cannot be read (the charge is then skipped, not wrong). */
 static uint64_t clock_ns(clockid_t id)
 {
-        struct timespec ts;
+        uint64_t ns = 0;
 
-        if (clock_gettime(id, &ts) < 0)
-                return 0;
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        (void)ap_clock_read_ns(id, &ns);
+        return ns;
 }
 
 /* Under ap_pace.lock: the process's CPU outside the charged worker time, every SAMPLE_NS. */

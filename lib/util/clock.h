@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -14,6 +15,17 @@ static inline uint64_t ap_now_ns(void)
 
         (void)clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Any clock (a thread's or the process's CPU clock) in ns.  @retval 0  @retval -errno */
+static inline int ap_clock_read_ns(clockid_t id, uint64_t *ret)
+{
+        struct timespec ts;
+
+        if (clock_gettime(id, &ts) < 0)
+                return -errno;
+        *ret = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        return 0;
 }
 
 /* @ns as a struct timespec (for the *timedwait and futex calls). */
