@@ -14,6 +14,9 @@
 #define AP_WARNING_MAX 1024
 
 static void append(ApWarnings *w, char ***v, size_t *n, size_t *cap, const char *fmt, va_list ap)
+        AP_PRINTF(5, 0);
+
+static void append(ApWarnings *w, char ***v, size_t *n, size_t *cap, const char *fmt, va_list ap)
 {
         char *line;
 
