@@ -416,7 +416,14 @@ static void retire_p(ApM *m)
                 atomic_store(&p->retire, 0);
         }
         ap_sched_unlock();
-        if (drained)
+        if (!m->p && m->spinning) {
+                /* it stops now: while counted as spinning, wakep() below would rely on it */
+                m->spinning = false;
+                atomic_fetch_sub(&ap_sched.nmspinning, 1);
+        }
+        /* what it drained, and what went to the global queue while it was retiring (a task
+         * readied or yielded on this P, task.c ready_local), needs a thread that keeps a P */
+        if (drained || ap_gq_nonempty())
                 ap_wakep();
 }
 

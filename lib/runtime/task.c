@@ -140,10 +140,13 @@ static void ready_local(ApM *m, ApG *g, bool next)
 {
         ApP *p = m->p;
 
-        if (p && !atomic_load_explicit(&p->retire, AP_RELAXED))
+        if (p && !atomic_load_explicit(&p->retire, AP_RELAXED)) {
                 ap_runq_put(p, g, next);
-        else
-                ap_gq_put(g);
+                return;
+        }
+        /* a retiring P's owner is about to stop: another thread must see the global queue */
+        ap_gq_put(g);
+        ap_wakep();
 }
 
 static void g_finish(ApM *m, ApG *g, bool joined)
