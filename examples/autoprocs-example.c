@@ -138,8 +138,8 @@ int main(int argc, char **argv)
                 case 'i': {
                         unsigned long ms = strtoul(optarg, &end, 10);
 
-                        if (errno || *end || optarg[0] == '-' ||
-                            autoprocs_config_set_interval_ms(config, (unsigned)ms) < 0) {
+                        if (errno || *end || optarg[0] == '-' || ms > 3600000 ||
+                            autoprocs_config_set_interval_ns(config, ms * 1000000u) < 0) {
                                 fprintf(stderr, "--interval-ms: 0 or 10..3600000\n");
                                 return 2;
                         }

@@ -96,9 +96,9 @@ static int detect_limit(const ApProbeRoot *root, const ApCgroupModel *m, autopro
                 f->throttling = (autoprocs_throttling){
                         .nr_periods = st.nr_periods,
                         .nr_throttled = st.nr_throttled,
-                        .throttled_usec = st.throttled_usec,
+                        .throttled_ns = st.throttled_usec * 1000u,
                         .has_usage = st.has_usage,
-                        .usage_usec = st.usage_usec,
+                        .usage_ns = st.usage_usec * 1000u,
                 };
         }
         return 0;

@@ -139,8 +139,7 @@ static bool apply_interval(autoprocs_config *config, const char *v)
                        "not a whole number of milliseconds; keeping %u ms", config->interval_ms);
                 return false;
         }
-        if (ns / 1000000 > UINT32_MAX ||
-            autoprocs_config_set_interval_ms(config, (unsigned)(ns / 1000000)) < 0) {
+        if (autoprocs_config_set_interval_ns(config, ns) < 0) {
                 report(config, "AUTOPROCS_INTERVAL", v,
                        "out of range (0 = no watching, else 10ms..1h); keeping %u ms",
                        config->interval_ms);

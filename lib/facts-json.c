@@ -68,7 +68,7 @@ AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *f, char **ret_j
                 ap_buf_printf(&b, "{\"nr_periods\":%llu,\"nr_throttled\":%llu,\"throttled_seconds\":",
                               (unsigned long long)f->throttling.nr_periods,
                               (unsigned long long)f->throttling.nr_throttled);
-                ap_buf_decimal(&b, f->throttling.throttled_usec, 1000000, 6);
+                ap_buf_decimal(&b, f->throttling.throttled_ns, 1000000000, 6);
                 ap_buf_puts(&b, "}");
         } else
                 ap_buf_puts(&b, "null");

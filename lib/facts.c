@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/facts.h"
+#include "lib/util/sized.h"
 
 AUTOPROCS_API int autoprocs_facts_cgroup_version(const autoprocs_facts *f)
 {
@@ -23,14 +24,14 @@ AUTOPROCS_API bool autoprocs_facts_has_limit(const autoprocs_facts *f)
         return f && f->has_limit;
 }
 
-AUTOPROCS_API uint64_t autoprocs_facts_quota_us(const autoprocs_facts *f)
+AUTOPROCS_API uint64_t autoprocs_facts_quota_ns(const autoprocs_facts *f)
 {
-        return f && f->has_limit ? f->quota_us : 0;
+        return f && f->has_limit ? f->quota_us * 1000u : 0;
 }
 
-AUTOPROCS_API uint64_t autoprocs_facts_period_us(const autoprocs_facts *f)
+AUTOPROCS_API uint64_t autoprocs_facts_period_ns(const autoprocs_facts *f)
 {
-        return f && f->has_limit ? f->period_us : 0;
+        return f && f->has_limit ? f->period_us * 1000u : 0;
 }
 
 AUTOPROCS_API double autoprocs_facts_limit_cpus(const autoprocs_facts *f)
@@ -72,14 +73,15 @@ AUTOPROCS_API autoprocs_policy autoprocs_facts_policy(const autoprocs_facts *f)
         return f ? f->policy : AUTOPROCS_POLICY_GO125;
 }
 
-AUTOPROCS_API int autoprocs_facts_throttling(const autoprocs_facts *f, autoprocs_throttling *ret)
+AUTOPROCS_API int autoprocs_facts_throttling(const autoprocs_facts *f, autoprocs_throttling *ret,
+                                             size_t size)
 {
-        if (!f || !ret)
+        if (!f || !ret || size < AP_SIZE_TO(autoprocs_throttling, usage_ns))
                 return -EINVAL;
         if (!f->has_throttling)
                 return -ENODATA;
-        *ret = f->throttling;
-        return 0;
+        return ap_fill_sized(ret, size, &f->throttling, sizeof(f->throttling),
+                             AP_SIZE_TO(autoprocs_throttling, usage_ns));
 }
 
 static void psi_line(const ApPsiLine *l, double *a10, double *a60, double *a300, uint64_t *total)
@@ -87,23 +89,24 @@ static void psi_line(const ApPsiLine *l, double *a10, double *a60, double *a300,
         *a10 = l->avg10 / 100.0;
         *a60 = l->avg60 / 100.0;
         *a300 = l->avg300 / 100.0;
-        *total = l->total_usec;
+        *total = l->total_usec * 1000u;
 }
 
-AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *f, autoprocs_pressure *ret)
+AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *f, autoprocs_pressure *ret,
+                                           size_t size)
 {
+        const size_t first = AP_SIZE_TO(autoprocs_pressure, full_total_ns);
         autoprocs_pressure p = { 0 };
 
-        if (!f || !ret)
+        if (!f || !ret || size < first)
                 return -EINVAL;
         if (!f->has_pressure)
                 return -ENODATA;
-        psi_line(&f->pressure.some, &p.some_avg10, &p.some_avg60, &p.some_avg300, &p.some_total_usec);
+        psi_line(&f->pressure.some, &p.some_avg10, &p.some_avg60, &p.some_avg300, &p.some_total_ns);
         p.has_full = f->pressure.has_full;
         if (p.has_full)
-                psi_line(&f->pressure.full, &p.full_avg10, &p.full_avg60, &p.full_avg300, &p.full_total_usec);
-        *ret = p;
-        return 0;
+                psi_line(&f->pressure.full, &p.full_avg10, &p.full_avg60, &p.full_avg300, &p.full_total_ns);
+        return ap_fill_sized(ret, size, &p, sizeof(p), first);
 }
 
 AUTOPROCS_API size_t autoprocs_facts_warning_count(const autoprocs_facts *f)

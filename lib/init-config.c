@@ -147,11 +147,14 @@ AUTOPROCS_API int autoprocs_config_set_procs(autoprocs_config *config, unsigned 
         return 0;
 }
 
-AUTOPROCS_API int autoprocs_config_set_interval_ms(autoprocs_config *config, unsigned interval_ms)
+AUTOPROCS_API int autoprocs_config_set_interval_ns(autoprocs_config *config, uint64_t interval_ns)
 {
-        if (!config || (interval_ms != 0 && (interval_ms < 10 || interval_ms > 3600000)))
+        const uint64_t ms = 1000000u;
+
+        if (!config || interval_ns % ms != 0 ||
+            (interval_ns != 0 && (interval_ns < 10 * ms || interval_ns > 3600000 * ms)))
                 return -EINVAL;
-        config->interval_ms = interval_ms;
+        config->interval_ms = (unsigned)(interval_ns / ms);
         return 0;
 }
 

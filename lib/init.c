@@ -16,6 +16,7 @@
  * The runtime's own functions are thread-safe; the counts read by autoprocs_procs() are its.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -447,9 +448,11 @@ AUTOPROCS_API int autoprocs_procs_set(unsigned procs)
         return r;
 }
 
-AUTOPROCS_API int autoprocs_procs_wait(unsigned timeout_ms)
+AUTOPROCS_API int autoprocs_procs_wait(uint64_t timeout_ns)
 {
-        return ap_rt_wait_procs(timeout_ms);
+        uint64_t ms = timeout_ns / 1000000u + (timeout_ns % 1000000u != 0);
+
+        return ap_rt_wait_procs(ms > UINT_MAX ? UINT_MAX : (unsigned)ms);
 }
 
 int ap_init_watcher_clock(clockid_t *ret)

@@ -48,11 +48,12 @@ static void watch_destroy(autoprocs_watch *w)
 static void to_event(const ApWatchResult *res, unsigned old_procs, autoprocs_watch_event *ev)
 {
         *ev = (autoprocs_watch_event){
+                .size = sizeof(*ev),
                 .procs = res->flags & AP_WATCH_FAILED ? 0 : res->procs,
                 .old_procs = old_procs,
                 .has_limit = res->has_limit,
-                .quota_us = res->quota_us,
-                .period_us = res->period_us,
+                .quota_ns = res->quota_us * 1000u,
+                .period_ns = res->period_us * 1000u,
                 .affinity_cpus = res->affinity,
                 .moved = (res->flags & (AP_WATCH_MOVED | AP_WATCH_REMOUNTED)) != 0,
         };
@@ -82,8 +83,8 @@ static bool deliver(autoprocs_watch *w, const autoprocs_watch_event *ev)
 
 static bool same_answer(const autoprocs_watch_event *a, const autoprocs_watch_event *b)
 {
-        return a->procs == b->procs && a->has_limit == b->has_limit && a->quota_us == b->quota_us &&
-               a->period_us == b->period_us && a->affinity_cpus == b->affinity_cpus;
+        return a->procs == b->procs && a->has_limit == b->has_limit && a->quota_ns == b->quota_ns &&
+               a->period_ns == b->period_ns && a->affinity_cpus == b->affinity_cpus;
 }
 
 static void *watch_main(void *arg)

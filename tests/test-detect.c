@@ -81,17 +81,17 @@ START_TEST(test_v2_tree)
         ck_assert_int_eq(autoprocs_facts_cgroup_version(f), 2);
         ck_assert_str_eq(autoprocs_facts_cgroup_path(f), "/kubepods/pod1/ctr");
         ck_assert(autoprocs_facts_has_limit(f));
-        ck_assert_uint_eq(autoprocs_facts_quota_us(f), 150000);
-        ck_assert_uint_eq(autoprocs_facts_period_us(f), 100000);
+        ck_assert_uint_eq(autoprocs_facts_quota_ns(f), 150000000);
+        ck_assert_uint_eq(autoprocs_facts_period_ns(f), 100000000);
         ck_assert_double_eq_tol(autoprocs_facts_limit_cpus(f), 1.5, 1e-12);
         ck_assert_str_eq(autoprocs_facts_limit_cgroup(f), "/kubepods/pod1");
         ck_assert_str_eq(autoprocs_facts_limit_file(f), "/sys/fs/cgroup/kubepods/pod1/cpu.max");
         ck_assert_uint_eq(autoprocs_facts_affinity_cpus(f), 8);
         ck_assert_str_eq(autoprocs_facts_affinity_source(f), "affinity");
         ck_assert_uint_eq(autoprocs_facts_procs(f), 2);
-        ck_assert_int_eq(autoprocs_facts_throttling(f, &t), 0);
+        ck_assert_int_eq(autoprocs_facts_throttling(f, &t, sizeof(t)), 0);
         ck_assert_uint_eq(t.nr_throttled, 3); /* the binding cgroup's cpu.stat */
-        ck_assert_int_eq(autoprocs_facts_pressure(f, &p), 0);
+        ck_assert_int_eq(autoprocs_facts_pressure(f, &p, sizeof(p)), 0);
         ck_assert_double_eq_tol(p.some_avg10, 1.25, 1e-9);
         ck_assert(p.has_full);
         ck_assert_uint_eq(autoprocs_facts_warning_count(f), 0);

@@ -88,7 +88,7 @@ static autoprocs_config *config_new(unsigned interval_ms)
         ck_assert_int_eq(autoprocs_config_new(&c), 0);
         ck_assert_int_eq(autoprocs_config_set_root(c, tree), 0);
         ck_assert_int_eq(autoprocs_config_set_policy(c, AUTOPROCS_POLICY_CEIL), 0);
-        ck_assert_int_eq(autoprocs_config_set_interval_ms(c, interval_ms), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(interval_ms) * 1000000u), 0);
         ck_assert_int_eq(autoprocs_config_set_procs_changed_callback(c, on_changed, &calls), 0);
         ck_assert_int_eq(autoprocs_config_set_log_callback(c, on_log, &calls), 0);
         return c;
@@ -140,7 +140,7 @@ START_TEST(test_follows_the_limit)
                 fprintf(stderr, "cpu.max '%.*s' -> %u processors in %llu ms\n",
                         (int)strcspn(steps[i].cpu_max, "\n"), steps[i].cpu_max, steps[i].procs,
                         (unsigned long long)ms);
-                ck_assert_int_eq(autoprocs_procs_wait(1000), 0);
+                ck_assert_int_eq(autoprocs_procs_wait(1000 * 1000000ull), 0);
         }
         /* Let a few more ticks pass: nothing else may happen. */
         usleep(100 * 1000);
@@ -290,7 +290,7 @@ START_TEST(test_flapping_limit_resizes_once)
         autoprocs_config_free(c);
         write_leaf("50000 100000\n");
         wait_procs(1);
-        ck_assert_int_eq(autoprocs_procs_wait(1000), 0);
+        ck_assert_int_eq(autoprocs_procs_wait(1000 * 1000000ull), 0);
         pthread_mutex_lock(&calls.lock);
         n = calls.n;
         pthread_mutex_unlock(&calls.lock);
@@ -380,7 +380,7 @@ START_TEST(test_manual_set_holds_until_limit_changes)
         autoprocs_config_free(c);
         ck_assert_int_eq(autoprocs_procs_set(0), -EINVAL);
         ck_assert_int_eq(autoprocs_procs_set(4), 0);
-        ck_assert_int_eq(autoprocs_procs_wait(2000), 0);
+        ck_assert_int_eq(autoprocs_procs_wait(2000 * 1000000ull), 0);
         ck_assert_uint_eq(autoprocs_procs(), 4);
         usleep(100 * 1000);
         ck_assert_uint_eq(autoprocs_procs(), 4);

@@ -154,7 +154,7 @@ static int serve(void)
                 usleep(1000);
         atomic_store(&S.done, true);
         pthread_join(rz, NULL);
-        if (autoprocs_stats_get(&s) != 0 || s.tasks_polled != 0 || s.threads_peak > 16)
+        if (autoprocs_stats_get(&s, sizeof(s)) != 0 || s.tasks_polled != 0 || s.threads_peak > 16)
                 return 4;
         if (atomic_load(&S.served) != S.n || atomic_load(&S.failures) != 0)
                 return 5;
@@ -200,7 +200,7 @@ START_TEST(test_10k_connections_resizing)
         pthread_join(rz, NULL);
 
         ck_assert_uint_eq(atomic_load(&S.echoed), (uint64_t)S.n * ROUNDS);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_eq(s.tasks_polled, 0);
         ck_assert_uint_ge(s.resizes_up + s.resizes_down, 2);
         /* at most 4 processors, each with its thread, a polling M and the monitor, plus the

@@ -31,7 +31,7 @@ static autoprocs_stats stats(void)
 {
         autoprocs_stats s;
 
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         return s;
 }
 

@@ -343,17 +343,17 @@ START_TEST(test_off_is_off)
         autoprocs_stats s;
 
         ck_assert_int_eq(ap_rt_start(&o), 0);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_eq(s.pacing, 0);
         ck_assert_int_eq(sigaction(SIGURG, NULL, &sa), 0);
         ck_assert(!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL);
         ck_assert_int_eq(ap_rt_pace_set(50 * MS, 100 * MS), 0);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_eq(s.pacing, 1);
         ck_assert_uint_eq(s.pace_limit_millicpus, 500);
         ck_assert_uint_eq(s.pace_share_millicpus, 475);
         ck_assert_int_eq(ap_rt_pace_set(0, 0), 0);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_eq(s.pacing, 0);
         ck_assert_int_eq(ap_rt_pace_set(50 * MS, 100), -EINVAL); /* period below 1 ms */
         ap_rt_stop();

@@ -246,7 +246,7 @@ static void stress(void)
         /* the last exits may still be in flight for a moment after the joins */
         alive_wait = now_ns();
         do {
-                ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+                ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         } while (s.tasks_alive != 0 && now_ns() - alive_wait < 5000000000ull);
         ck_assert_uint_eq(s.tasks_alive, 0);
         ck_assert_uint_eq(s.tasks_spawned,

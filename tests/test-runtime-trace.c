@@ -97,7 +97,7 @@ static bool same_as_stats(const Trace *t)
         uint32_t runq[8];
         int n;
 
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         n = autoprocs_stats_runq(runq, 8);
         if (n != (int)t->procs || t->procs != s.procs || t->idle != s.procs_idle ||
             t->threads != s.threads || t->spinning != s.threads_spinning ||
@@ -147,7 +147,7 @@ static void wait_stats(const char *what, bool (*cond)(const autoprocs_stats *))
         autoprocs_stats s;
 
         for (;;) {
-                ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+                ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
                 if (cond(&s))
                         return;
                 ck_assert_msg(ap_now_ns() - t0 < DEADLINE_NS, "timed out waiting for %s", what);

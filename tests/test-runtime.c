@@ -29,7 +29,7 @@ static void stop_checked(void)
 {
         autoprocs_stats s;
 
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ap_rt_stop();
         ck_assert(!ap_rt_running());
 }
@@ -344,7 +344,7 @@ START_TEST(test_spawn_join)
         ck_assert_int_eq(autoprocs_task_join(NULL), -EINVAL);
         while (atomic_load(&counter) < 66000)
                 usleep(1000);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_eq(s.tasks_spawned, 66001);
         ck_assert_uint_ge(s.context_switches, 66001);
         ap_rt_stop();
@@ -831,7 +831,7 @@ START_TEST(test_block_handoff)
         ck_assert_int_eq(write(bpipe[1], "x", 1), 1);
         autoprocs_task_join(r);
         autoprocs_task_join(t);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_ge(s.handoffs, 1);
         ck_assert_uint_ge(s.threads, 3);
         ck_assert_uint_eq(s.procs, 1);
@@ -931,7 +931,7 @@ START_TEST(test_hog)
         while (atomic_load(&hog_events) == 0 && ap_now_ns() - t0 < 2000000000u)
                 usleep(1000);
         ck_assert_int_ge(atomic_load(&hog_events), 1);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_ge(s.hogs, 1);
         atomic_store(&stop_hog, true);
         autoprocs_task_join(h);
@@ -991,7 +991,7 @@ START_TEST(test_resize)
                 ck_assert_uint_eq(ap_rt_procs(), sizes[i]);
                 usleep(5000);
         }
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_eq(s.procs, 2);
         ck_assert_uint_eq(s.procs_target, 2);
         ck_assert_uint_ge(s.resizes_up, 3);
@@ -1048,7 +1048,7 @@ START_TEST(test_thread_cap)
         for (int i = 0; i < 4; i++)
                 autoprocs_spawn(pipe_reader, NULL, &r[i]);
         usleep(100000);
-        ck_assert_int_eq(autoprocs_stats_get(&s), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_le(s.threads, 3); /* 2 workers + the monitor */
         ck_assert_uint_ge(s.thread_cap_hits, 1);
         ck_assert_int_eq(write(bpipe[1], "xxxx", 4), 4);

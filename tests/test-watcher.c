@@ -66,7 +66,7 @@ static autoprocs_watch_event wait_event(Seen *s, unsigned procs, uint64_t quota,
                 for (size_t i = s->from; i < s->n; i++) {
                         autoprocs_watch_event e = s->ev[i];
 
-                        if (e.procs == procs && (quota ? e.has_limit && e.quota_us == quota : !e.has_limit)) {
+                        if (e.procs == procs && (quota ? e.has_limit && e.quota_ns == quota * 1000u : !e.has_limit)) {
                                 s->from = i + 1;
                                 pthread_mutex_unlock(&s->lock);
                                 return e;
@@ -117,10 +117,10 @@ START_TEST(test_watch_bad_args)
         ck_assert_int_eq(autoprocs_watch_start(NULL, NULL, &s, &w), -EINVAL);
         ck_assert_int_eq(autoprocs_watch_start(NULL, on_event, &s, NULL), -EINVAL);
         ck_assert_int_eq(autoprocs_config_new(&c), 0);
-        ck_assert_int_eq(autoprocs_config_set_interval_ms(c, 0), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(0) * 1000000u), 0);
         ck_assert_int_eq(autoprocs_watch_start(c, on_event, &s, &w), -EINVAL);
         ck_assert_int_eq(autoprocs_config_set_root(c, "/nonexistent-autoprocs-root"), 0);
-        ck_assert_int_eq(autoprocs_config_set_interval_ms(c, 100), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(100) * 1000000u), 0);
         ck_assert_int_lt(autoprocs_watch_start(c, on_event, &s, &w), 0);
         ck_assert_ptr_null(w);
         autoprocs_config_free(c);
@@ -141,13 +141,14 @@ START_TEST(test_watch_fixture_changes)
         ck_assert_int_eq(autoprocs_config_new(&c), 0);
         ck_assert_int_eq(autoprocs_config_set_root(c, tree), 0);
         ck_assert_int_eq(autoprocs_config_set_policy(c, AUTOPROCS_POLICY_CEIL), 0);
-        ck_assert_int_eq(autoprocs_config_set_interval_ms(c, 10), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(10) * 1000000u), 0);
         ck_assert_int_eq(autoprocs_watch_start(c, on_event, &s, &w), 0);
         autoprocs_config_free(c);
 
         e = wait_event(&s, 2, 150000, 10);       /* the first call: 1.5 CPUs, ceil -> 2 */
         ck_assert_uint_eq(e.old_procs, 0);
-        ck_assert_uint_eq(e.period_us, 100000);
+        ck_assert_uint_eq(e.period_ns, 100000000u);
+        ck_assert_uint_eq(e.size, sizeof(e));
         ck_assert_uint_eq(e.affinity_cpus, 4);
         ap_test_write(tree, LEAF, "50000 100000\n");
         e = wait_event(&s, 1, 50000, 10);
@@ -187,7 +188,7 @@ START_TEST(test_watch_stop_from_callback)
         seen_init(&s);
         ck_assert_int_eq(autoprocs_config_new(&c), 0);
         ck_assert_int_eq(autoprocs_config_set_root(c, tree), 0);
-        ck_assert_int_eq(autoprocs_config_set_interval_ms(c, 10), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(10) * 1000000u), 0);
         pthread_mutex_lock(&s.lock);
         ck_assert_int_eq(autoprocs_watch_start(c, on_event, &s, &w), 0);
         s.stop_me = w;
@@ -231,7 +232,7 @@ START_TEST(test_watch_real_cgroup)
         ck_assert_int_eq(autoprocs_config_set_cgroup_dir(c, t.dir), 0);
         ck_assert_int_eq(autoprocs_config_set_policy(c, AUTOPROCS_POLICY_CEIL), 0);
         ck_assert_int_eq(autoprocs_config_set_min(c, 1), 0);
-        ck_assert_int_eq(autoprocs_config_set_interval_ms(c, 20), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(20) * 1000000u), 0);
         ck_assert_int_eq(autoprocs_watch_start(c, on_event, &s, &w), 0);
         autoprocs_config_free(c);
 

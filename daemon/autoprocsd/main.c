@@ -112,7 +112,7 @@ static int take_snapshot(ApSnapshot *snap, ApSample ***ret_samples, uint64_t *re
                 .n_samples = n,
                 .version = autoprocs_version(),
         };
-        snap->has_runtime = autoprocs_stats_get(&snap->runtime) == 0;
+        snap->has_runtime = autoprocs_stats_get(&snap->runtime, sizeof(snap->runtime)) == 0;
         (void)ap_process_stats_read(D.proc_fd, &snap->process);
         *ret_samples = samples;
         return 0;

@@ -285,7 +285,7 @@ static int watch_open(ApTarget *t, autoprocs_policy policy, uint64_t interval_ns
         if (r < 0)
                 return r;
         /* the watch re-reads the affinity every tick at intervals >= 100 ms */
-        (void)autoprocs_config_set_interval_ms(config, (unsigned)AP_MIN(AP_MAX(ms, 10u), 3600000u));
+        (void)autoprocs_config_set_interval_ns(config, (uint64_t)AP_MIN(AP_MAX(ms, 10u), 3600000u) * 1000000u);
         r = ap_watch_new(config, &t->watch);
         autoprocs_config_free(config);
         if (r < 0)
@@ -306,17 +306,17 @@ static void counters_read(ApTarget *t, ProbeRead *ret)
                 ret->th = (autoprocs_throttling){
                         .nr_periods = ctr.stat.nr_periods,
                         .nr_throttled = ctr.stat.nr_throttled,
-                        .throttled_usec = ctr.stat.throttled_usec,
+                        .throttled_ns = ctr.stat.throttled_usec * 1000u,
                         .has_usage = ctr.stat.has_usage,
-                        .usage_usec = ctr.stat.usage_usec,
+                        .usage_ns = ctr.stat.usage_usec * 1000u,
                 };
         }
         if (ctr.has_psi) {
                 ret->r_pr = 0;
                 ret->pr = (autoprocs_pressure){
-                        .some_total_usec = ctr.psi.some.total_usec,
+                        .some_total_ns = ctr.psi.some.total_usec * 1000u,
                         .has_full = ctr.psi.has_full,
-                        .full_total_usec = ctr.psi.full.total_usec,
+                        .full_total_ns = ctr.psi.full.total_usec * 1000u,
                 };
         }
 }
@@ -442,20 +442,20 @@ static void counters_feed(ApTarget *t, const ProbeRead *pr, bool had_throttling,
                 t->has_throttling = true;
                 ap_counter_feed(&t->periods, pr->th.nr_periods);
                 ap_counter_feed(&t->throttled, pr->th.nr_throttled);
-                ap_counter_feed(&t->throttled_usec, pr->th.throttled_usec);
+                ap_counter_feed(&t->throttled_usec, pr->th.throttled_ns / 1000u);
                 if (pr->th.has_usage) {
                         t->has_usage = true;
-                        ap_counter_feed(&t->usage, pr->th.usage_usec);
+                        ap_counter_feed(&t->usage, pr->th.usage_ns / 1000u);
                 }
         } else if (had_throttling) {
                 t->probe_errors[AP_PROBE_KIND_CPU_STAT]++;
         }
         if (pr->r_pr == 0) {
                 t->has_pressure = true;
-                ap_counter_feed(&t->psi_some, pr->pr.some_total_usec);
+                ap_counter_feed(&t->psi_some, pr->pr.some_total_ns / 1000u);
                 if (pr->pr.has_full) {
                         t->has_pressure_full = true;
-                        ap_counter_feed(&t->psi_full, pr->pr.full_total_usec);
+                        ap_counter_feed(&t->psi_full, pr->pr.full_total_ns / 1000u);
                 }
         } else if (had_pressure) {
                 t->probe_errors[AP_PROBE_KIND_PRESSURE]++;
@@ -496,7 +496,7 @@ static void sample_set_counters(ApSample *s, const ApTarget *t)
                 autoprocs_stats st;
 
                 /* The runtime's live resizes are what "resize" means for the daemon itself. */
-                if (autoprocs_stats_get(&st) == 0) {
+                if (autoprocs_stats_get(&st, sizeof(st)) == 0) {
                         s->resizes_up = st.resizes_up;
                         s->resizes_down = st.resizes_down;
                 }

@@ -72,11 +72,12 @@ static void report(const autoprocs_facts *f, FILE *out)
         else
                 fprintf(out, "cgroup:       v%d %s\n", autoprocs_facts_cgroup_version(f), path ? path : "(unknown)");
         if (autoprocs_facts_has_limit(f)) {
-                cpus_string(autoprocs_facts_quota_us(f), autoprocs_facts_period_us(f), cpus, sizeof(cpus));
+                uint64_t quota_us = autoprocs_facts_quota_ns(f) / 1000, period_us = autoprocs_facts_period_ns(f) / 1000;
+
+                cpus_string(quota_us, period_us, cpus, sizeof(cpus));
                 fprintf(out, "CPU limit:    %s CPU%s (quota %llu us per period %llu us)\n", cpus,
-                        strcmp(cpus, "1") == 0 ? "" : "s",
-                        (unsigned long long)autoprocs_facts_quota_us(f),
-                        (unsigned long long)autoprocs_facts_period_us(f));
+                        strcmp(cpus, "1") == 0 ? "" : "s", (unsigned long long)quota_us,
+                        (unsigned long long)period_us);
                 fprintf(out, "  set by:     cgroup %s\n", autoprocs_facts_limit_cgroup(f));
                 fprintf(out, "  in file:    %s\n", autoprocs_facts_limit_file(f) ? autoprocs_facts_limit_file(f) : "?");
         } else
@@ -89,13 +90,14 @@ static void report(const autoprocs_facts *f, FILE *out)
         fprintf(out, "recommended:  %u processor%s (policy %s)\n", autoprocs_facts_procs(f),
                 AP_CLI_PLURAL(autoprocs_facts_procs(f)),
                 autoprocs_policy_to_string(autoprocs_facts_policy(f)));
-        if (autoprocs_facts_throttling(f, &t) == 0) {
+        if (autoprocs_facts_throttling(f, &t, sizeof(t)) == 0) {
                 fprintf(out, "throttling:   %llu of %llu periods throttled, %llu.%06llu s throttled in total\n",
                         (unsigned long long)t.nr_throttled, (unsigned long long)t.nr_periods,
-                        (unsigned long long)(t.throttled_usec / 1000000), (unsigned long long)(t.throttled_usec % 1000000));
+                        (unsigned long long)(t.throttled_ns / 1000000000),
+                        (unsigned long long)(t.throttled_ns % 1000000000 / 1000));
         } else
                 fprintf(out, "throttling:   unknown\n");
-        if (autoprocs_facts_pressure(f, &p) == 0) {
+        if (autoprocs_facts_pressure(f, &p, sizeof(p)) == 0) {
                 fprintf(out, "pressure:     some avg10=%.2f%% avg60=%.2f%% avg300=%.2f%%", p.some_avg10, p.some_avg60,
                         p.some_avg300);
                 if (p.has_full)
@@ -165,11 +167,13 @@ static void print_event(const autoprocs_watch_event *ev, void *userdata)
                 else if (ev->has_limit) {
                         char cpus[64];
 
-                        cpus_string(ev->quota_us, ev->period_us, cpus, sizeof(cpus));
+                        uint64_t quota_us = ev->quota_ns / 1000, period_us = ev->period_ns / 1000;
+
+                        cpus_string(quota_us, period_us, cpus, sizeof(cpus));
                         printf("%s %u processor%s: limit %s CPU%s (quota %llu us per period %llu us), affinity %u "
                                "CPU%s\n", when, ev->procs, AP_CLI_PLURAL(ev->procs), cpus,
-                               strcmp(cpus, "1") == 0 ? "" : "s", (unsigned long long)ev->quota_us,
-                               (unsigned long long)ev->period_us, ev->affinity_cpus, AP_CLI_PLURAL(ev->affinity_cpus));
+                               strcmp(cpus, "1") == 0 ? "" : "s", (unsigned long long)quota_us,
+                               (unsigned long long)period_us, ev->affinity_cpus, AP_CLI_PLURAL(ev->affinity_cpus));
                 } else
                         printf("%s %u processor%s: no CPU limit, affinity %u CPU%s\n", when, ev->procs,
                                AP_CLI_PLURAL(ev->procs), ev->affinity_cpus, AP_CLI_PLURAL(ev->affinity_cpus));
@@ -249,7 +253,7 @@ int ap_cli_detect(int argc, char **argv)
                         uint64_t ms;
 
                         if (ap_parse_milli(optarg, &ms) < 0 || ms < 10 || ms > 3600000 ||
-                            autoprocs_config_set_interval_ms(config, (unsigned)ms) < 0) {
+                            autoprocs_config_set_interval_ns(config, ms * 1000000u) < 0) {
                                 ret = ap_cli_error(&cli, "--interval: '%s' is not an interval (expected seconds, "
                                                    "0.01 .. 3600, e.g. 0.5)", optarg);
                                 goto out;

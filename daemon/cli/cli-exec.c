@@ -157,7 +157,7 @@ static char *find_command(const char *cmd)
 static unsigned go125_answer(const autoprocs_facts *f)
 {
         unsigned a = autoprocs_facts_affinity_cpus(f);
-        uint64_t q = autoprocs_facts_quota_us(f), p = autoprocs_facts_period_us(f), c;
+        uint64_t q = autoprocs_facts_quota_ns(f), p = autoprocs_facts_period_ns(f), c;
 
         if (!autoprocs_facts_has_limit(f) || p == 0 || a <= 1)
                 return a;

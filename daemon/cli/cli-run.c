@@ -219,7 +219,7 @@ static void print_summary(const RunSpec *spec, bool have, const autoprocs_thrott
                           double cpu_seconds, int exit_status)
 {
         double cpus = (double)spec->millicpus / 1000.0;
-        double throttled = have ? (double)t->throttled_usec / 1e6 : 0.0;
+        double throttled = have ? (double)t->throttled_ns / 1e9 : 0.0;
 
         if (spec->json) {
                 fprintf(stderr,
@@ -262,10 +262,10 @@ static void report(const RunSpec *spec, const char *name, const struct rusage *r
                       (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
         if (dir && autoprocs_config_new(&config) == 0 &&
             autoprocs_config_set_cgroup_dir(config, dir) == 0 &&
-            autoprocs_detect(config, &facts) == 0 && autoprocs_facts_throttling(facts, &t) == 0) {
+            autoprocs_detect(config, &facts) == 0 && autoprocs_facts_throttling(facts, &t, sizeof(t)) == 0) {
                 have = true;
                 if (t.has_usage)
-                        cpu_seconds = (double)t.usage_usec / 1e6;
+                        cpu_seconds = (double)t.usage_ns / 1e9;
         }
         autoprocs_facts_free(facts);
         autoprocs_config_free(config);

@@ -14,6 +14,17 @@
  * negative errno on failure.  Output parameters start with ret_ and are written only on success.
  * Every object has a _free() that accepts NULL and returns NULL.  Strings returned as const char *
  * are borrowed from the object that returned them and live as long as it does.
+ *
+ * Time: every duration, deadline and CPU time in this API is in nanoseconds (uint64_t, names
+ * ending in _ns); deadlines are CLOCK_MONOTONIC (autoprocs_now_ns()).
+ *
+ * Output structs that the caller allocates (autoprocs_stats, autoprocs_throttling,
+ * autoprocs_pressure) are filled through a size: pass sizeof(*ret).  Fields are only ever added
+ * at the end; the library fills what it knows up to @size and zeroes the rest, so a program
+ * built against an older or newer header keeps working.  A size below the first version's is
+ * -EINVAL.  Structs the library hands to a callback start with their own size.
+ *
+ * Caller errors (NULL objects, out-of-range values) are returned as -EINVAL, never asserted.
  */
 #ifndef AUTOPROCS_H
 #define AUTOPROCS_H
@@ -99,7 +110,7 @@ typedef struct autoprocs_config autoprocs_config;
 
 /**
  * A configuration with the defaults: policy go125, min 0 (none), reserve 0, the live system
- * (root "/", pid self), watch interval 1000 ms, stack 64 KiB, thread cap 10000, no callbacks.
+ * (root "/", pid self), watch interval 1 s, stack 64 KiB, thread cap 10000, no callbacks.
  * The environment (AUTOPROCS_*) is applied by autoprocs_init(), not here.
  * @retval 0 ok  @retval -ENOMEM
  */
@@ -124,8 +135,8 @@ AUTOPROCS_API int autoprocs_config_set_pid(autoprocs_config *config, int pid);
 AUTOPROCS_API int autoprocs_config_set_cgroup_dir(autoprocs_config *config, const char *dir);
 /** Fix the processor count (no detection-driven sizing, no watching); 0 = detect. */
 AUTOPROCS_API int autoprocs_config_set_procs(autoprocs_config *config, unsigned procs);
-/** Watcher interval in milliseconds, 10 .. 3600000; 0 disables watching. */
-AUTOPROCS_API int autoprocs_config_set_interval_ms(autoprocs_config *config, unsigned interval_ms);
+/** Watcher interval in ns, whole milliseconds from 10 ms to 3600 s; 0 disables watching. */
+AUTOPROCS_API int autoprocs_config_set_interval_ns(autoprocs_config *config, uint64_t interval_ns);
 /** Usable stack size of each task in bytes (rounded up to pages), 16 KiB .. 64 MiB. */
 AUTOPROCS_API int autoprocs_config_set_stack_size(autoprocs_config *config, size_t bytes);
 /** Fractional pacing (autoprocs_pacing; default auto; AUTOPROCS_PACING overrides). */
@@ -168,8 +179,9 @@ AUTOPROCS_API int autoprocs_facts_cgroup_version(const autoprocs_facts *facts);
 AUTOPROCS_API const char *autoprocs_facts_cgroup_path(const autoprocs_facts *facts);
 /** True when a CPU bandwidth limit binds; then the next four are meaningful. */
 AUTOPROCS_API bool autoprocs_facts_has_limit(const autoprocs_facts *facts);
-AUTOPROCS_API uint64_t autoprocs_facts_quota_us(const autoprocs_facts *facts);
-AUTOPROCS_API uint64_t autoprocs_facts_period_us(const autoprocs_facts *facts);
+/** The binding quota and period in ns (the kernel's µs values times 1000); 0 without a limit. */
+AUTOPROCS_API uint64_t autoprocs_facts_quota_ns(const autoprocs_facts *facts);
+AUTOPROCS_API uint64_t autoprocs_facts_period_ns(const autoprocs_facts *facts);
 /** quota/period as a double (for display; the policy itself uses integers). */
 AUTOPROCS_API double autoprocs_facts_limit_cpus(const autoprocs_facts *facts);
 /** The hierarchy-relative cgroup whose files bind, e.g. "/kubepods/pod1". */
@@ -191,23 +203,26 @@ AUTOPROCS_API autoprocs_policy autoprocs_facts_policy(const autoprocs_facts *fac
 typedef struct autoprocs_throttling {
         uint64_t nr_periods;
         uint64_t nr_throttled;
-        uint64_t throttled_usec;
+        uint64_t throttled_ns;
         bool has_usage;
-        uint64_t usage_usec;     /* CPU time used by the cgroup, if has_usage */
+        uint64_t usage_ns;       /* CPU time used by the cgroup, if has_usage */
 } autoprocs_throttling;
-/** cpu.stat of the binding cgroup (or the process cgroup when unlimited).
- *  @retval 0 ok  @retval -ENODATA not available */
-AUTOPROCS_API int autoprocs_facts_throttling(const autoprocs_facts *facts, autoprocs_throttling *ret);
+/** cpu.stat of the binding cgroup (or the process cgroup when unlimited), @size = sizeof(*ret).
+ *  @retval 0 ok  @retval -ENODATA not available  @retval -EINVAL */
+AUTOPROCS_API int autoprocs_facts_throttling(const autoprocs_facts *facts, autoprocs_throttling *ret,
+                                             size_t size);
 
 typedef struct autoprocs_pressure {
         double some_avg10, some_avg60, some_avg300; /* percent */
-        uint64_t some_total_usec;
+        uint64_t some_total_ns;
         bool has_full;
         double full_avg10, full_avg60, full_avg300;
-        uint64_t full_total_usec;
+        uint64_t full_total_ns;
 } autoprocs_pressure;
-/** CPU PSI of the process cgroup.  @retval 0 ok  @retval -ENODATA not available */
-AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *facts, autoprocs_pressure *ret);
+/** CPU PSI of the process cgroup, @size = sizeof(*ret).
+ *  @retval 0 ok  @retval -ENODATA not available  @retval -EINVAL */
+AUTOPROCS_API int autoprocs_facts_pressure(const autoprocs_facts *facts, autoprocs_pressure *ret,
+                                           size_t size);
 
 AUTOPROCS_API size_t autoprocs_facts_warning_count(const autoprocs_facts *facts);
 /** The i-th warning ("FILE: why": a file missing, unreadable or malformed); NULL past the end. */
@@ -237,13 +252,15 @@ AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *facts, char **r
  */
 AUTOPROCS_API unsigned autoprocs_available_procs(void);
 
-/** What a watcher saw; borrowed for the callback only.  Fields may be added at the end only. */
+/** What a watcher saw; borrowed for the callback only.  Fields may be added at the end only:
+ *  read a field only if it lies within @size. */
 typedef struct autoprocs_watch_event {
+        size_t size;             /* sizeof the event the library filled */
         unsigned procs;          /* the recommendation; 0 = unknown (nothing readable this tick) */
         unsigned old_procs;      /* procs of the previous call; 0 on the first call */
-        bool has_limit;          /* a CPU bandwidth limit binds; then quota_us/period_us */
-        uint64_t quota_us;
-        uint64_t period_us;
+        bool has_limit;          /* a CPU bandwidth limit binds; then quota_ns/period_ns */
+        uint64_t quota_ns;
+        uint64_t period_ns;
         unsigned affinity_cpus;  /* CPUs allowed by affinity / cpuset; 0 if unknown */
         bool moved;              /* re-resolved: the process moved cgroup or the mounts changed */
 } autoprocs_watch_event;
@@ -298,8 +315,9 @@ AUTOPROCS_API unsigned autoprocs_procs(void);
  *  fixed count was configured).  Returns at once; the new size is in force when every removed
  *  processor has reached a scheduling point.  @retval 0  @retval -EINVAL n = 0  @retval -ESRCH */
 AUTOPROCS_API int autoprocs_procs_set(unsigned procs);
-/** Wait up to @timeout_ms for the size requested last to be in force.  @retval 0  @retval -ETIMEDOUT */
-AUTOPROCS_API int autoprocs_procs_wait(unsigned timeout_ms);
+/** Wait up to @timeout_ns for the size requested last to be in force.
+ *  @retval 0 in force (or the runtime is not running)  @retval -ETIMEDOUT */
+AUTOPROCS_API int autoprocs_procs_wait(uint64_t timeout_ns);
 
 typedef struct autoprocs_task autoprocs_task;
 typedef void (*autoprocs_task_fn)(void *arg);
@@ -385,8 +403,11 @@ AUTOPROCS_API void autoprocs_chan_close(autoprocs_chan *chan);
 typedef struct autoprocs_wg autoprocs_wg;
 AUTOPROCS_API int autoprocs_wg_new(autoprocs_wg **ret_wg);
 AUTOPROCS_API autoprocs_wg *autoprocs_wg_free(autoprocs_wg *wg);
-AUTOPROCS_API void autoprocs_wg_add(autoprocs_wg *wg, int64_t delta);
-AUTOPROCS_API void autoprocs_wg_done(autoprocs_wg *wg);
+/** Add @delta (may be negative) to the counter; at 0 the waiters wake.
+ *  @retval 0  @retval -EINVAL no @wg, or the counter would go below 0 (it is left unchanged) */
+AUTOPROCS_API int autoprocs_wg_add(autoprocs_wg *wg, int64_t delta);
+/** autoprocs_wg_add(wg, -1). */
+AUTOPROCS_API int autoprocs_wg_done(autoprocs_wg *wg);
 /** Wait until the counter is 0 (parks a task; blocks any other thread). */
 AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg);
 
@@ -394,9 +415,10 @@ typedef struct autoprocs_mutex autoprocs_mutex;
 AUTOPROCS_API int autoprocs_mutex_new(autoprocs_mutex **ret_mutex);
 AUTOPROCS_API autoprocs_mutex *autoprocs_mutex_free(autoprocs_mutex *mutex);
 AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mutex);
-AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mutex);
+/** @retval 0  @retval -EINVAL no @mutex  @retval -EPERM it was not locked (nothing changes) */
+AUTOPROCS_API int autoprocs_mutex_unlock(autoprocs_mutex *mutex);
 
-/** Counters of the runtime, for metrics.  Fields may be added at the end only. */
+/** Counters of the runtime, for metrics.  Fields may be added at the end only (see the top). */
 typedef struct autoprocs_stats {
         uint32_t procs;            /* processors in force */
         uint32_t procs_target;     /* processors requested last */
@@ -440,8 +462,9 @@ typedef struct autoprocs_stats {
         uint64_t runq_global;      /* tasks in the global run queue */
         uint64_t runq_local;       /* tasks in the processors' run queues (each: autoprocs_stats_runq) */
 } autoprocs_stats;
-/** Fill @ret with a snapshot; thread-safe, lock-free.  @retval 0  @retval -ESRCH not running */
-AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret);
+/** Fill @ret (@size = sizeof(*ret)) with a snapshot; thread-safe, lock-free.
+ *  @retval 0  @retval -ESRCH not running  @retval -EINVAL */
+AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret, size_t size);
 /** The run-queue length of each processor in force (id 0 first), up to @n of them, into
  *  @ret_lengths.  Returns the number of processors (which may exceed @n), or -ESRCH when not
  *  running, -EINVAL for @ret_lengths NULL with @n > 0.  Thread-safe, lock-free. */

@@ -10,6 +10,7 @@
 #include "lib/runtime/netpoll.h"
 #include "lib/runtime/pace.h"
 #include "lib/runtime/runq.h"
+#include "lib/util/sized.h"
 
 
 static pthread_mutex_t lifecycle = PTHREAD_MUTEX_INITIALIZER;
@@ -171,13 +172,16 @@ int ap_rt_wait_procs(unsigned timeout_ms)
         }
 }
 
-AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret)
+/* autoprocs_stats as released first (0.1): a caller's size may not be smaller */
+#define STATS_FIRST_SIZE AP_SIZE_TO(autoprocs_stats, runq_local)
+
+AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret, size_t size)
 {
         autoprocs_stats s = { 0 };
         uint32_t maxp;
         uint64_t finished = 0;
 
-        if (!ret)
+        if (!ret || size < STATS_FIRST_SIZE)
                 return -EINVAL;
         if (!atomic_load(&ap_sched.running))
                 return -ESRCH;
@@ -221,8 +225,7 @@ AUTOPROCS_API int autoprocs_stats_get(autoprocs_stats *ret)
                 s.runq_local = f.runq_local;
         }
         s.hog_handoffs = atomic_load(&ap_sched.hog_handoffs);
-        *ret = s;
-        return 0;
+        return ap_fill_sized(ret, size, &s, sizeof(s), STATS_FIRST_SIZE);
 }
 
 AUTOPROCS_API int autoprocs_stats_runq(uint32_t *ret_lengths, size_t n)

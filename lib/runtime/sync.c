@@ -225,17 +225,20 @@ AUTOPROCS_API autoprocs_wg *autoprocs_wg_free(autoprocs_wg *wg)
         return NULL;
 }
 
-static void wg_add(autoprocs_wg *wg, int64_t delta)
+static int wg_add(autoprocs_wg *wg, int64_t delta)
 {
         WaitList all = { 0 };
         ApWaiter *w;
 
         if (!wg)
-                return;
+                return -EINVAL;
         ap_spin_lock(&wg->lock);
+        if (delta < 0 ? wg->count < -delta : wg->count > INT64_MAX - delta) {
+                /* more done() than add(), a caller bug (Go panics): refused, nothing changes */
+                ap_spin_unlock(&wg->lock);
+                return -EINVAL;
+        }
         wg->count += delta;
-        if (wg->count < 0)
-                abort(); /* more done() than add(): a caller bug, as in Go */
         if (wg->count == 0) {
                 all = wg->waiters;
                 wg->waiters = (WaitList){ 0 };
@@ -243,11 +246,12 @@ static void wg_add(autoprocs_wg *wg, int64_t delta)
         ap_spin_unlock(&wg->lock);
         while ((w = wl_pop(&all)))
                 ap_waiter_wake(w);
+        return 0;
 }
 
-AUTOPROCS_API void autoprocs_wg_done(autoprocs_wg *wg)
+AUTOPROCS_API int autoprocs_wg_done(autoprocs_wg *wg)
 {
-        autoprocs_wg_add(wg, -1);
+        return autoprocs_wg_add(wg, -1);
 }
 
 static void wg_wait(autoprocs_wg *wg)
@@ -381,20 +385,25 @@ static void mutex_lock(autoprocs_mutex *mu)
         }
 }
 
-static void mutex_unlock(autoprocs_mutex *mu)
+static int mutex_unlock(autoprocs_mutex *mu)
 {
         uint32_t s = MU_LOCKED;
         ApWaiter *w = NULL;
 
         if (!mu)
-                return;
+                return -EINVAL;
         if (atomic_compare_exchange_strong_explicit(&mu->state, &s, 0, AP_RELEASE, AP_RELAXED))
-                return;
+                return 0;
         ap_spin_lock(&mu->lock);
         /* we own MU_LOCKED; MU_WAITERS and MU_STARVING change only under the queue lock, and
          * MU_WOKEN is only cleared by the woken waiter once it holds MU_LOCKED or the queue
          * lock, so the state cannot change under us here */
         s = atomic_load_explicit(&mu->state, AP_RELAXED);
+        if (!(s & MU_LOCKED)) {
+                /* unlock of an unlocked mutex, a caller bug (Go throws): refused */
+                ap_spin_unlock(&mu->lock);
+                return -EPERM;
+        }
         if (s & MU_STARVING) {
                 /* hand it over: it stays locked; back to normal mode once the queue is empty
                  * or the waiter served did not wait long (Go's rule) */
@@ -423,6 +432,7 @@ static void mutex_unlock(autoprocs_mutex *mu)
         ap_spin_unlock(&mu->lock);
         if (w)
                 ap_waiter_wake(w);
+        return 0;
 }
 
 /* ---- the public entry points: each is a scheduling point (hog.h) ---------------------------- */
@@ -456,13 +466,14 @@ AUTOPROCS_API void autoprocs_chan_close(autoprocs_chan *chan)
         ap_rt_exit(rt);
 }
 
-AUTOPROCS_API void autoprocs_wg_add(autoprocs_wg *wg, int64_t delta)
+AUTOPROCS_API int autoprocs_wg_add(autoprocs_wg *wg, int64_t delta)
 {
         ApM *m;
         bool rt = ap_rt_enter(&m);
+        int r = wg_add(wg, delta);
 
-        wg_add(wg, delta);
         ap_rt_exit(rt);
+        return r;
 }
 
 AUTOPROCS_API void autoprocs_wg_wait(autoprocs_wg *wg)
@@ -483,11 +494,12 @@ AUTOPROCS_API void autoprocs_mutex_lock(autoprocs_mutex *mutex)
         ap_rt_exit(rt);
 }
 
-AUTOPROCS_API void autoprocs_mutex_unlock(autoprocs_mutex *mutex)
+AUTOPROCS_API int autoprocs_mutex_unlock(autoprocs_mutex *mutex)
 {
         ApM *m;
         bool rt = ap_rt_enter(&m);
+        int r = mutex_unlock(mutex);
 
-        mutex_unlock(mutex);
         ap_rt_exit(rt);
+        return r;
 }

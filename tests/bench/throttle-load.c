@@ -272,7 +272,7 @@ int main(int argc, char **argv)
         nanosleep(&(struct timespec){ .tv_sec = (time_t)seconds,
                                       .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9) },
                   NULL);
-        (void)autoprocs_stats_get(&st);
+        (void)autoprocs_stats_get(&st, sizeof(st));
         atomic_store(&stop, true);
         if (outside_cpu > 0)
                 pthread_join(outside_thread, NULL);

@@ -135,7 +135,7 @@ static int measure(unsigned interval_ms, unsigned samples, double idle_s, bool j
         if (ap_cg_set_quota(&cg, 50000, 100000) != 0)
                 return 1;
         if (autoprocs_config_new(&c) < 0 || autoprocs_config_set_policy(c, AUTOPROCS_POLICY_CEIL) < 0 ||
-            autoprocs_config_set_interval_ms(c, interval_ms) < 0 ||
+            autoprocs_config_set_interval_ns(c, (uint64_t)(interval_ms) * 1000000u) < 0 ||
             autoprocs_config_set_procs_changed_callback(c, on_changed, NULL) < 0)
                 return 1;
         r = autoprocs_init(c);
@@ -167,7 +167,7 @@ static int measure(unsigned interval_ms, unsigned samples, double idle_s, bool j
                         fprintf(stderr, "sample %u: no resize within %.1f s\n", i, 3 * interval + 1);
                         continue;
                 }
-                r = autoprocs_procs_wait(5000);
+                r = autoprocs_procs_wait(5000 * 1000000ull);
                 t2 = now_s();
                 if (r < 0 || autoprocs_procs() != (up ? 2u : 1u))
                         fprintf(stderr, "sample %u: %u processors in force\n", i, autoprocs_procs());

@@ -199,7 +199,7 @@ void bench_run_root(unsigned procs, autoprocs_task_fn fn, void *arg)
         r = autoprocs_task_join(root);
         if (r < 0)
                 bench_fail(NULL, "joining the root task: %s", strerror(-r));
-        have_stats = autoprocs_stats_get(&last_stats) == 0;
+        have_stats = autoprocs_stats_get(&last_stats, sizeof(last_stats)) == 0;
         ap_rt_stop();
 }
 

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         for (uint64_t i = 0; i < a.n; i++)
                 (void)autoprocs_task_join(t[i]);
         el = bench_now_ns() - t0;
-        (void)autoprocs_stats_get(&st);
+        (void)autoprocs_stats_get(&st, sizeof(st));
         ap_rt_stop();
         for (uint64_t i = 0; i < a.n; i++) {
                 char path[96];

@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         }
         while (atomic_load_explicit(&shorts_done, memory_order_acquire) < a.n)
                 sleep_ns(100000);
-        if (autoprocs_stats_get(&st) < 0)
+        if (autoprocs_stats_get(&st, sizeof(st)) < 0)
                 bench_fail(PROG, "autoprocs_stats_get failed");
         for (unsigned i = 0; i < a.procs; i++)
                 (void)autoprocs_task_join(hogs[i]);

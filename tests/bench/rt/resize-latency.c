@@ -77,7 +77,7 @@ int main(int argc, char **argv)
                 if (ap_rt_procs() != target)
                         bench_fail(PROG, "%u processors in force, requested %u", ap_rt_procs(),
                                    target);
-                inner[i] = autoprocs_stats_get(&st) == 0 ? (double)st.last_resize_ns / 1e3 : 0;
+                inner[i] = autoprocs_stats_get(&st, sizeof(st)) == 0 ? (double)st.last_resize_ns / 1e3 : 0;
                 nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
         }
         (void)ap_rt_set_procs(a.procs);

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
         for (uint64_t i = 0; i < B.n; i++)
                 (void)autoprocs_task_join(cl[i]);
         el = bench_now_ns() - t0;
-        (void)autoprocs_stats_get(&st);
+        (void)autoprocs_stats_get(&st, sizeof(st));
         ap_rt_stop();
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
