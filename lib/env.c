@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/env.h"
+#include "lib/runtime/runtime.h"
 #include "lib/util/macro.h"
 #include "lib/util/parse.h"
 
@@ -108,6 +109,24 @@ static bool apply_reserve(autoprocs_config *config, const char *v)
         return true;
 }
 
+static bool apply_stack_guard(autoprocs_config *config, const char *v)
+{
+        static const char *const names[] = {
+                [AP_STACK_GUARD_AUTO] = "auto",
+                [AP_STACK_GUARD_ALWAYS] = "always",
+                [AP_STACK_GUARD_NEVER] = "never",
+        };
+
+        for (int i = 0; i < (int)AP_ELEMENTSOF(names); i++)
+                if (strcmp(v, names[i]) == 0) {
+                        config->stack_guard = i;
+                        return true;
+                }
+        report(config, "AUTOPROCS_STACK_GUARD", v, "not one of auto, always, never; keeping %s",
+               names[config->stack_guard]);
+        return false;
+}
+
 static bool apply_max_blocking(autoprocs_config *config, const char *v)
 {
         unsigned n;
@@ -158,6 +177,7 @@ int ap_env_apply(autoprocs_config *config, ApEnvLookupFn lookup, void *userdata)
                 { "AUTOPROCS_MIN", apply_min },           { "AUTOPROCS_RESERVE", apply_reserve },
                 { "AUTOPROCS_INTERVAL", apply_interval }, { "AUTOPROCS_PACING", apply_pacing },
                 { "AUTOPROCS_MAX_BLOCKING", apply_max_blocking },
+                { "AUTOPROCS_STACK_GUARD", apply_stack_guard },
         };
         int invalid = 0;
 

@@ -27,6 +27,7 @@ struct autoprocs_config {
         unsigned max_threads;
         autoprocs_pacing pacing;
         unsigned max_blocking;        /* 0 = 4 per processor */
+        int stack_guard;              /* AP_STACK_GUARD_* (AUTOPROCS_STACK_GUARD; no setter) */
         autoprocs_log_fn log_fn;
         void *log_userdata;
         autoprocs_procs_changed_fn procs_changed_fn;

@@ -358,6 +358,7 @@ AUTOPROCS_API int autoprocs_init(const autoprocs_config *config)
                 .stack_size = c->stack_size,
                 .max_threads = c->max_threads,
                 .max_blocking = c->max_blocking,
+                .stack_guard = c->stack_guard,
                 .log_fn = c->log_fn,
                 .log_userdata = c->log_userdata,
         };

@@ -6,11 +6,12 @@
 #include <errno.h>
 
 #include "lib/env.h"
+#include "lib/runtime/runtime.h"
 #include "lib/util/macro.h"
 #include "tests/ap-test.h"
 
 typedef struct Env {
-        const char *procs, *policy, *min, *reserve, *interval, *pacing, *max_blocking;
+        const char *procs, *policy, *min, *reserve, *interval, *pacing, *max_blocking, *stack_guard;
 } Env;
 
 static const char *lookup(const char *name, void *userdata)
@@ -31,6 +32,8 @@ static const char *lookup(const char *name, void *userdata)
                 return e->pacing;
         if (strcmp(name, "AUTOPROCS_MAX_BLOCKING") == 0)
                 return e->max_blocking;
+        if (strcmp(name, "AUTOPROCS_STACK_GUARD") == 0)
+                return e->stack_guard;
         return NULL;
 }
 
@@ -97,6 +100,27 @@ START_TEST(test_good_values)
         ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 1);
         ck_assert_uint_eq(c.max_blocking, 12);
         ck_assert_ptr_nonnull(strstr(l.message, "AUTOPROCS_MAX_BLOCKING"));
+}
+END_TEST
+
+/* The runtime reads no environment: AUTOPROCS_STACK_GUARD lands in the config, for ApRtOptions. */
+START_TEST(test_stack_guard)
+{
+        Env e = { .stack_guard = "never" };
+        autoprocs_config c;
+        Log l = {};
+
+        config_with_log(&c, &l);
+        ck_assert_int_eq(c.stack_guard, AP_STACK_GUARD_AUTO);
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
+        ck_assert_int_eq(c.stack_guard, AP_STACK_GUARD_NEVER);
+        e = (Env){ .stack_guard = "always" };
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 0);
+        ck_assert_int_eq(c.stack_guard, AP_STACK_GUARD_ALWAYS);
+        e = (Env){ .stack_guard = "sometimes" };
+        ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 1);
+        ck_assert_int_eq(c.stack_guard, AP_STACK_GUARD_ALWAYS);
+        ck_assert_str_eq(l.message, "AUTOPROCS_STACK_GUARD='sometimes': not one of auto, always, never; keeping always");
 }
 END_TEST
 
@@ -215,6 +239,7 @@ static Suite *suite(void)
         TCase *tc = tcase_create("env");
 
         tcase_add_test(tc, test_good_values);
+        tcase_add_test(tc, test_stack_guard);
         tcase_add_test(tc, test_empty_is_unset);
         tcase_add_test(tc, test_bad_values);
         tcase_add_test(tc, test_bad_and_good_mixed);

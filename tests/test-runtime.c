@@ -110,8 +110,15 @@ static void overflow_task(void *arg)
         (void)recurse(1 << 20);
 }
 
+static void start_guarded(unsigned procs, int guard)
+{
+        ApRtOptions o = { .procs = procs, .stack_guard = guard };
+
+        ck_assert_int_eq(ap_rt_start(&o), 0);
+}
+
 /* Run an overflowing task in a child; return what it wrote to stderr and its wait status. */
-static void overflow_child(const char *guard, char *out, size_t outlen, int *ret_status)
+static void overflow_child(int guard, char *out, size_t outlen, int *ret_status)
 {
         int pfd[2];
         pid_t pid;
@@ -124,8 +131,7 @@ static void overflow_child(const char *guard, char *out, size_t outlen, int *ret
                 autoprocs_task *t;
 
                 dup2(pfd[1], STDERR_FILENO);
-                setenv("AUTOPROCS_STACK_GUARD", guard, 1);
-                start(1);
+                start_guarded(1, guard);
                 autoprocs_spawn(overflow_task, NULL, &t);
                 autoprocs_task_join(t);
                 _exit(0);
@@ -145,7 +151,7 @@ START_TEST(test_stack_overflow_guard)
 
         if (AP_ASAN || AP_TSAN || ap_running_on_valgrind())
                 return; /* the sanitizers (and valgrind) own SIGSEGV and instrument the recursion */
-        overflow_child("always", out, sizeof(out), &status);
+        overflow_child(AP_STACK_GUARD_ALWAYS, out, sizeof(out), &status);
         ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %x", status);
         ck_assert_msg(strstr(out, "overflowed its 64 KiB stack") != NULL, "stderr: %s", out);
         ck_assert_msg(strstr(out, "task ") != NULL, "stderr: %s", out);
@@ -181,8 +187,7 @@ START_TEST(test_stack_overflow_unguarded)
                 autoprocs_task *t;
 
                 dup2(pfd[1], STDERR_FILENO);
-                setenv("AUTOPROCS_STACK_GUARD", "never", 1);
-                start(1);
+                start_guarded(1, AP_STACK_GUARD_NEVER);
                 autoprocs_spawn(deep_then_switch, NULL, &t);
                 autoprocs_task_join(t);
                 _exit(0);

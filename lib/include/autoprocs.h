@@ -300,8 +300,9 @@ AUTOPROCS_API void autoprocs_watch_stop(autoprocs_watch *watch);
  * Detect, size and start the embedded runtime, and start the watcher that keeps it sized.
  * @config may be NULL (defaults) and is copied.  The environment overrides it:
  * AUTOPROCS_PROCS=N (fixed count, no watching), AUTOPROCS_POLICY, AUTOPROCS_MIN, AUTOPROCS_RESERVE
- * (CPUs, e.g. 0.5), AUTOPROCS_INTERVAL (e.g. 1s, 250ms), AUTOPROCS_MAX_BLOCKING (tasks); a bad
- * value is reported through the log callback and ignored.  Thread-safe and idempotent: a second call while running returns 1.
+ * (CPUs, e.g. 0.5), AUTOPROCS_INTERVAL (e.g. 1s, 250ms), AUTOPROCS_MAX_BLOCKING (tasks),
+ * AUTOPROCS_PACING (auto|on|off), AUTOPROCS_STACK_GUARD (auto|always|never: guard pages below
+ * task stacks); a bad value is reported through the log callback and ignored.  Thread-safe and idempotent: a second call while running returns 1.
  * @retval 0 started  @retval 1 already running  @retval -errno
  */
 AUTOPROCS_API int autoprocs_init(const autoprocs_config *config);

@@ -485,7 +485,7 @@ struct ApStack {
         unsigned valgrind_id;   /* its registration with valgrind (valgrind.h); 0 without */
 };
 
-int ap_stack_init(size_t stack_size);
+int ap_stack_init(size_t stack_size, int guard); /* AP_STACK_GUARD_* */
 void ap_stack_fini(void);
 ApStack *ap_stack_get(ApP *p);
 void ap_stack_put(ApP *p, ApStack *s);

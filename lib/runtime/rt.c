@@ -58,7 +58,7 @@ int ap_rt_start(const ApRtOptions *opts)
         ap_sched.log_userdata = opts->log_userdata;
         ap_pace_init();
         ap_blocking_init(opts->max_blocking);
-        r = ap_stack_init(ap_sched.stack_size);
+        r = ap_stack_init(ap_sched.stack_size, opts->stack_guard);
         if (r < 0)
                 goto fail;
         (void)ap_hog_init();

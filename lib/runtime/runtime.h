@@ -11,9 +11,17 @@
 
 #include "autoprocs.h"
 
+/* Guard pages below task stacks (AUTOPROCS_STACK_GUARD, read by lib/env.c). */
+enum {
+        AP_STACK_GUARD_AUTO = 0,      /* while vm.max_map_count leaves room (stack.c) */
+        AP_STACK_GUARD_ALWAYS = 1,
+        AP_STACK_GUARD_NEVER = 2,
+};
+
 typedef struct ApRtOptions {
         unsigned procs;               /* processors at start, >= 1 */
         size_t stack_size;            /* usable bytes per task stack; 0 = default (64 KiB) */
+        int stack_guard;              /* AP_STACK_GUARD_* */
         unsigned max_threads;         /* OS thread cap; 0 = default (10000) */
         unsigned max_blocking;        /* tasks in blocking regions at once; 0 = 4 per processor */
         autoprocs_log_fn log_fn;      /* events "hog", "thread-cap", "stack-overflow"; may be NULL */

@@ -22,12 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "lib/runtime/fiber.h"
 #include "lib/runtime/internal.h"
+#include "lib/runtime/runtime.h"
 #include "lib/runtime/valgrind.h"
 
-#define PAGE 4096u
 #define P_CACHE_MAX 64u
 #define SLAB_STACKS 32u
 
@@ -40,6 +41,8 @@ typedef struct Slab {
 } Slab;
 
 static struct {
+        size_t page;            /* the kernel's page size: a guard is one page (64 KiB on some
+                                 * aarch64 kernels) */
         size_t size;            /* usable bytes, page multiple */
         ApSpin lock;
         ApStack *free;          /* the global cache, most recently used first */
@@ -85,7 +88,7 @@ static uint64_t guard_budget(void)
 
 static bool fault_in_guard(ApStack *s, uintptr_t addr)
 {
-        return s && s->guarded && addr >= (uintptr_t)s->map && addr < (uintptr_t)s->map + PAGE;
+        return s && s->guarded && addr >= (uintptr_t)s->map && addr < (uintptr_t)s->map + st.page;
 }
 
 static size_t fmt_u64(char *p, uint64_t v)
@@ -132,27 +135,23 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
         (void)sig, (void)uctx;
 }
 
-int ap_stack_init(size_t stack_size)
+int ap_stack_init(size_t stack_size, int guard)
 {
         struct sigaction sa;
+        long page = sysconf(_SC_PAGESIZE);
 
         memset(&st.lock, 0, sizeof(st.lock));
-        st.size = (stack_size + PAGE - 1) & ~(size_t)(PAGE - 1);
+        st.page = page > 0 ? (size_t)page : 4096u;
+        st.size = (stack_size + st.page - 1) & ~(st.page - 1);
         st.free = NULL;
         st.cold = NULL;
         atomic_store(&st.nfree, 0);
         st.slabs = NULL;
         atomic_store(&st.guarded, 0);
         atomic_store(&st.unguarded, 0);
-        st.budget = guard_budget();
-        if (getenv("AUTOPROCS_STACK_GUARD")) {
-                const char *v = getenv("AUTOPROCS_STACK_GUARD");
-
-                if (strcmp(v, "never") == 0)
-                        st.budget = 0;
-                else if (strcmp(v, "always") == 0)
-                        st.budget = UINT64_MAX;
-        }
+        st.budget = guard == AP_STACK_GUARD_NEVER    ? 0
+                    : guard == AP_STACK_GUARD_ALWAYS ? UINT64_MAX
+                                                     : guard_budget();
         if (!st.handler) {
                 memset(&sa, 0, sizeof(sa));
                 sa.sa_sigaction = segv_handler;
@@ -194,7 +193,7 @@ void ap_stack_fini(void)
  * free list.  Called without st.lock: the system calls happen outside it. */
 static int add_slab(bool guarded)
 {
-        size_t stride = st.size + (guarded ? PAGE : 0), len = (size_t)SLAB_STACKS * stride;
+        size_t stride = st.size + (guarded ? st.page : 0), len = (size_t)SLAB_STACKS * stride;
         char *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         Slab *sl;
@@ -208,7 +207,7 @@ static int add_slab(bool guarded)
         }
         (void)madvise(base, len, MADV_NOHUGEPAGE);
         for (unsigned i = 0; guarded && i < SLAB_STACKS; i++)
-                if (mprotect(base + (size_t)i * stride, PAGE, PROT_NONE) < 0) {
+                if (mprotect(base + (size_t)i * stride, st.page, PROT_NONE) < 0) {
                         int r = AP_NEG_ERRNO();
 
                         munmap(base, len);
@@ -218,10 +217,10 @@ static int add_slab(bool guarded)
         sl->base = base;
         sl->len = len;
         for (unsigned i = 0; i < SLAB_STACKS; i++) {
-                char *lo = base + (size_t)i * stride + (guarded ? PAGE : 0);
+                char *lo = base + (size_t)i * stride + (guarded ? st.page : 0);
 
                 sl->stacks[i] = (ApStack){ .lo = lo, .hi = lo + st.size,
-                                           .map = guarded ? lo - PAGE : NULL, .guarded = guarded,
+                                           .map = guarded ? lo - st.page : NULL, .guarded = guarded,
                                            .valgrind_id = ap_valgrind_stack_register(lo, lo + st.size) };
         }
         ap_spin_lock(&st.lock);
