@@ -210,7 +210,7 @@ static void *watcher_main(void *arg)
                                 emit(c, AUTOPROCS_LOG_ERR, "resize", "resizing %u -> %u failed: %s",
                                      old, n, strerror(-r));
                         else
-                                emit(c, AUTOPROCS_LOG_INFO, "resize", "%u -> %u processors", old, n);
+                                emit(c, AUTOPROCS_LOG_INFO, "resize", "%u -> %u processor%s", old, n, n == 1 ? "" : "s");
                         if (r == 0 && c->procs_changed_fn)
                                 c->procs_changed_fn(old, n, c->procs_changed_userdata);
                 }

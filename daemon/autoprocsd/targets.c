@@ -197,13 +197,14 @@ static char *target_json(const ApTarget *t, const char *facts_json)
 static void describe_limit(const ApTarget *t, char *buf, size_t size)
 {
         if (t->has_limit)
-                (void)snprintf(buf, size, "limit %.3g CPUs (quota %" PRIu64 " us per %" PRIu64
-                               " us), affinity %u, recommend %u processors",
-                               (double)t->quota_us / (double)t->period_us, t->quota_us, t->period_us,
-                               t->affinity, t->procs);
+                (void)snprintf(buf, size, "limit %.3g CPU%s (quota %" PRIu64 " us per %" PRIu64
+                               " us), affinity %u, recommend %u processor%s",
+                               (double)t->quota_us / (double)t->period_us,
+                               t->quota_us == t->period_us ? "" : "s", t->quota_us, t->period_us,
+                               t->affinity, t->procs, t->procs == 1 ? "" : "s");
         else
-                (void)snprintf(buf, size, "no CPU limit, affinity %u, recommend %u processors",
-                               t->affinity, t->procs);
+                (void)snprintf(buf, size, "no CPU limit, affinity %u, recommend %u processor%s",
+                               t->affinity, t->procs, t->procs == 1 ? "" : "s");
 }
 
 static void publish(ApTarget *t, const ApPublishDir *pd)
