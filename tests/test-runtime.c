@@ -75,7 +75,7 @@ START_TEST(test_stack_pool)
         ApStack *a, *b, *c;
         uint64_t gd, ug;
 
-        ck_assert_int_eq(ap_stack_init(64 * 1024), 0);
+        ck_assert_int_eq(ap_stack_init(64 * 1024, AP_STACK_GUARD_AUTO), 0);
         a = ap_stack_get(p);
         ck_assert_ptr_nonnull(a);
         ck_assert_uint_ge(ap_stack_usable(a), 60 * 1024);
