@@ -120,7 +120,7 @@ START_TEST(test_stack_guard)
         e = (Env){ .stack_guard = "sometimes" };
         ck_assert_int_eq(ap_env_apply(&c, lookup, &e), 1);
         ck_assert_int_eq(c.stack_guard, AP_STACK_GUARD_ALWAYS);
-        ck_assert_str_eq(l.message, "AUTOPROCS_STACK_GUARD='sometimes': not one of auto, always, never; keeping always");
+        ck_assert_str_eq(l.message, "AUTOPROCS_STACK_GUARD=\"sometimes\": not one of auto, always, never; keeping always");
 }
 END_TEST
 
