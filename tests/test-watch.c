@@ -259,6 +259,63 @@ START_TEST(test_confirm_read)
 }
 END_TEST
 
+/* The v1 fixture's process cgroup (cpu,cpuacct co-mounted at /sys/fs/cgroup/cpu,cpuacct). */
+#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
+
+/* A writer finishing a v1 pair: the period written after the first read of a tick saw the new
+ * quota with the old period. */
+typedef struct HalfWrite {
+        const char *tree;
+        unsigned calls;
+} HalfWrite;
+
+static void finish_pair(void *userdata)
+{
+        HalfWrite *h = userdata;
+
+        if (h->calls++ == 0)
+                ap_test_write(h->tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
+}
+
+START_TEST(test_confirm_filters_half_written_pair)
+{
+        /* 150000/100000 (1.5 -> 2) becomes 250000/50000 (5, capped by the 4 CPUs -> 4), quota
+         * first: the first read sees 250000/100000 (2.5 -> 3), a size the cgroup never had. */
+        char *t = ap_test_fixture_copy("v1-cpu-cpuacct");
+        HalfWrite h = { .tree = t };
+        autoprocs_config c;
+        ApWatch *w = NULL;
+        ApWatchResult r;
+
+        ap_config_init_defaults(&c);
+        c.policy = AUTOPROCS_POLICY_CEIL;
+        c.root = t;
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        ck_assert_uint_eq(ap_watch_last(w)->procs, 2);
+        ap_watch_set_confirm_hook(finish_pair, &h);
+
+        ap_test_write(t, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        ck_assert_int_eq(ap_watch_tick(w, 1000, &r), 0);
+        ck_assert_msg(h.calls == 1, "no confirming read of the changed pair (%u)", h.calls);
+        ck_assert_msg(!(r.flags & AP_WATCH_LIMIT_CHANGED) && r.procs == 2 && r.quota_us == 150000 &&
+                              r.period_us == 100000,
+                      "the half-written pair was reported: procs %u, %llu/%llu, flags %#x", r.procs,
+                      (unsigned long long)r.quota_us, (unsigned long long)r.period_us, r.flags);
+        ck_assert_uint_eq(ap_watch_last(w)->procs, 2);
+
+        /* The next tick sees the finished pair, confirms it and reports it. */
+        ck_assert_int_eq(ap_watch_tick(w, 1000, &r), 0);
+        ck_assert_uint_eq(h.calls, 2);
+        ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
+        ck_assert_uint_eq(r.procs, 4);
+        ck_assert_uint_eq(r.quota_us, 250000);
+        ck_assert_uint_eq(r.period_us, 50000);
+        ap_watch_set_confirm_hook(NULL, NULL);
+        ap_watch_free(w);
+        ap_test_rmtree(t);
+}
+END_TEST
+
 START_TEST(test_live_system)
 {
         autoprocs_config c;
@@ -340,6 +397,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_mountinfo_change_reresolves);
         tcase_add_test(tc, test_affinity_change);
         tcase_add_test(tc, test_confirm_read);
+        tcase_add_test(tc, test_confirm_filters_half_written_pair);
         tcase_add_test(tc, test_live_system);
         tcase_add_test(tc, test_v1_quota_and_period);
         suite_add_tcase(s, tc);
