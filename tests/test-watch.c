@@ -369,13 +369,18 @@ START_TEST(test_v1_quota_and_period)
                 ck_assert_uint_eq(r.quota_us, 50000);
                 ap_test_write(t, q, "-1\n");
                 r = tick(w);
-                ck_assert(!r.has_limit || r.quota_us != 50000);
+                /* -1 at the leaf and above: no limit, the 4 CPUs of affinity. */
+                ck_assert(!r.has_limit);
+                ck_assert_uint_eq(r.quota_us, 0);
+                ck_assert_uint_eq(r.procs, 4);
+                ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
                 ap_test_write(t, per, "50000\n");
                 ap_test_write(t, q, "125000\n");
                 r = tick(w);
                 ck_assert_uint_eq(r.quota_us, 125000);
                 ck_assert_uint_eq(r.period_us, 50000);
-                ck_assert_uint_eq(r.procs, AP_MIN(3u, r.affinity));
+                ck_assert_uint_eq(r.affinity, 4);
+                ck_assert_uint_eq(r.procs, 3);
         }
         ap_watch_free(w);
         ap_test_rmtree(t);
