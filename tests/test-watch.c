@@ -5,6 +5,7 @@
  * change, and garbage never turns into a size.  Policy ceil, 4 CPUs of affinity, so that every
  * limit has its own answer: 0.5 -> 1, 1.5 -> 2, 2.5 -> 3, unlimited -> 4.
  */
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "lib/util/macro.h"
@@ -335,6 +336,51 @@ START_TEST(test_live_system)
 }
 END_TEST
 
+/* In a private mount namespace (nothing else mounts there): a tick sees REMOUNTED exactly when
+ * the mount table changed, through procfs' POLLPRI on the kept mountinfo fd. */
+static const char *remount_in_ns(void *arg)
+{
+        static char why[256];
+        const char *dir = arg;
+        autoprocs_config c;
+        ApWatch *w = NULL;
+        ApWatchResult r;
+        int e;
+
+        ap_config_init_defaults(&c);
+        if ((e = ap_watch_new(&c, &w)) < 0)
+                return "ap_watch_new on the live system failed";
+#define TICK_FLAGS(want, what)                                                                     \
+        do {                                                                                       \
+                (void)ap_watch_tick(w, 0, &r);                                                     \
+                if (!!(r.flags & AP_WATCH_REMOUNTED) != (want)) {                                  \
+                        snprintf(why, sizeof(why), "%s: flags %#x", what, r.flags);                \
+                        return why;                                                                \
+                }                                                                                  \
+        } while (0)
+        TICK_FLAGS(false, "REMOUNTED with no mount change");
+        if (mount("autoprocs-test", dir, "tmpfs", 0, "size=64k") < 0)
+                return "mount tmpfs failed";
+        TICK_FLAGS(true, "a tmpfs mounted and no REMOUNTED");
+        TICK_FLAGS(false, "REMOUNTED again with no further change");
+        if (umount(dir) < 0)
+                return "umount failed";
+        TICK_FLAGS(true, "a tmpfs unmounted and no REMOUNTED");
+        TICK_FLAGS(false, "REMOUNTED after the unmount was seen");
+#undef TICK_FLAGS
+        ap_watch_free(w);
+        return NULL;
+}
+
+START_TEST(test_live_remount)
+{
+        char *dir = ap_test_fixture_copy(NULL);
+
+        ap_test_in_private_mounts(remount_in_ns, dir);
+        ap_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_v1_quota_and_period)
 {
         autoprocs_config c;
@@ -406,6 +452,18 @@ static Suite *suite(void)
         tcase_add_test(tc, test_live_system);
         tcase_add_test(tc, test_v1_quota_and_period);
         suite_add_tcase(s, tc);
+        {
+                const char *why = ap_test_private_mounts_why();
+
+                if (why) {
+                        fprintf(stderr, "SKIP: the live mount-change case: %s\n", why);
+                } else {
+                        TCase *live = tcase_create("live-mounts");
+
+                        tcase_add_test(live, test_live_remount);
+                        suite_add_tcase(s, live);
+                }
+        }
         return s;
 }
 
