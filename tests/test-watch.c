@@ -247,6 +247,43 @@ START_TEST(test_affinity_change)
 }
 END_TEST
 
+START_TEST(test_affinity_change_short_interval)
+{
+        /* Ticks closer than 100 ms re-read the affinity every 100 / interval ticks (watch.c:
+         * AP_WATCH_AFFINITY_MS): a cpuset change is seen within that many ticks. */
+        static const unsigned intervals[] = { 10, 20, 50, 99 };
+        const char *cpuset = "sys/fs/cgroup/app.slice/app.service/cpuset.cpus.effective";
+
+        ap_test_write(tree, LEAF, "max 100000\n");
+        for (size_t i = 0; i < AP_ELEMENTSOF(intervals); i++) {
+                const unsigned bound = 100 / intervals[i];
+                autoprocs_config c;
+                ApWatch *w = NULL;
+                ApWatchResult r = {};
+                unsigned n;
+
+                ap_test_write(tree, cpuset, "0-3\n");
+                ap_config_init_defaults(&c);
+                c.policy = AUTOPROCS_POLICY_CEIL;
+                c.root = tree;
+                c.interval_ms = intervals[i];
+                ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+                ck_assert_uint_eq(tick(w).affinity, 4);
+                ap_test_write(tree, cpuset, "0-2\n");
+                for (n = 1; n <= bound; n++) {
+                        r = tick(w);
+                        if (r.affinity != 4)
+                                break;
+                }
+                ck_assert_msg(r.affinity == 3 && r.procs == 3,
+                              "interval %u ms: the cpuset change not seen within %u ticks (affinity %u)",
+                              intervals[i], bound, r.affinity);
+                ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
+                ap_watch_free(w);
+        }
+}
+END_TEST
+
 START_TEST(test_confirm_read)
 {
         /* With a confirmation delay a stable change goes through the same. */
@@ -447,6 +484,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_garbage_never_resizes);
         tcase_add_test(tc, test_mountinfo_change_reresolves);
         tcase_add_test(tc, test_affinity_change);
+        tcase_add_test(tc, test_affinity_change_short_interval);
         tcase_add_test(tc, test_confirm_read);
         tcase_add_test(tc, test_confirm_filters_half_written_pair);
         tcase_add_test(tc, test_live_system);
