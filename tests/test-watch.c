@@ -354,6 +354,28 @@ START_TEST(test_confirm_filters_half_written_pair)
 }
 END_TEST
 
+START_TEST(test_counters_v1_cpuacct_apart)
+{
+        /* cpu and cpuacct mounted apart, the process in /job and /acct/job: usage is
+         * cpuacct/acct/job's 123456789 ns, not the decoys in cpu/job or cpuacct/job. */
+        char *t = ap_test_fixture_copy("v1-cpu-cpuacct-apart");
+        ApWatchCounters ctr;
+        autoprocs_config c;
+        ApWatch *w = NULL;
+
+        ap_config_init_defaults(&c);
+        c.root = t;
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        ck_assert_int_eq(ap_watch_counters(w, &ctr), 0);
+        ck_assert(ctr.has_stat);
+        ck_assert_uint_eq(ctr.stat.nr_periods, 12);
+        ck_assert(ctr.stat.has_usage);
+        ck_assert_uint_eq(ctr.stat.usage_usec, 123456);
+        ap_watch_free(w);
+        ap_test_rmtree(t);
+}
+END_TEST
+
 START_TEST(test_live_system)
 {
         autoprocs_config c;
@@ -487,6 +509,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_affinity_change_short_interval);
         tcase_add_test(tc, test_confirm_read);
         tcase_add_test(tc, test_confirm_filters_half_written_pair);
+        tcase_add_test(tc, test_counters_v1_cpuacct_apart);
         tcase_add_test(tc, test_live_system);
         tcase_add_test(tc, test_v1_quota_and_period);
         suite_add_tcase(s, tc);
