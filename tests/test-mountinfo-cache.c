@@ -2,8 +2,8 @@
 /*
  * lib/mountinfo-cache.c on the live system, inside private mount namespaces (root; the whole
  * suite is skipped, exit 77, where they cannot be made): a change of the mount table makes the
- * cache parse again, and a fork() child neither gets its parent's table nor takes the parent's
- * change notification away.  The table keeps cgroup mounts only, so the mount made is cgroup2
+ * cache parse again, a fork() child neither gets its parent's table nor takes the parent's
+ * change notification away, and a process that unshares its mount namespace gets the new one's.  The table keeps cgroup mounts only, so the mount made is cgroup2
  * (the one unified hierarchy, seen at one more place: nothing is rebound).
  */
 #include <fcntl.h>
@@ -161,6 +161,24 @@ START_TEST(test_fork_child_leaves_parent_notified)
 }
 END_TEST
 
+/* The process itself moves to a new mount namespace (no fork: the same pid) and mounts there:
+ * the cache must follow it (the kept fd reads the namespace it was opened in, which is the old
+ * one and never notifies). */
+static const char *unshare_same_process(void *arg)
+{
+        const char *mp = arg, *e;
+
+        if ((e = expect(mp, 0, "filled")) || (e = ap_test_unshare_mounts()) || (e = mount_cgroup2(mp)))
+                return e;
+        return expect(mp, 1, "after unshare(CLONE_NEWNS) and a mount");
+}
+
+START_TEST(test_unshare_follows_namespace)
+{
+        ap_test_in_private_mounts(unshare_same_process, dir);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("mountinfo-cache");
@@ -175,6 +193,7 @@ int main(void)
         tcase_add_test(tc, test_mount_change_reparses);
         tcase_add_test(tc, test_fork_child_reads_its_own_table);
         tcase_add_test(tc, test_fork_child_leaves_parent_notified);
+        tcase_add_test(tc, test_unshare_follows_namespace);
         suite_add_tcase(s, tc);
         return ap_test_run(s);
 }
