@@ -404,10 +404,9 @@ static const char *remount_in_ns(void *arg)
         autoprocs_config c;
         ApWatch *w = NULL;
         ApWatchResult r;
-        int e;
 
         ap_config_init_defaults(&c);
-        if ((e = ap_watch_new(&c, &w)) < 0)
+        if (ap_watch_new(&c, &w) < 0)
                 return "ap_watch_new on the live system failed";
 #define TICK_FLAGS(want, what)                                                                     \
         do {                                                                                       \
