@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/mountinfo-cache.h"
@@ -15,6 +17,8 @@
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cache_fd = -1;
 static pid_t cache_pid;
+static dev_t cache_ns_dev;     /* the mount namespace the fd was opened in (0/0: unknown) */
+static ino_t cache_ns_ino;
 static bool cache_valid;
 static ApMountTable cache_table;
 
@@ -53,13 +57,29 @@ static int cache_fill(void)
         return 0;
 }
 
+/* The identity of this process's mount namespace; 0/0 when it cannot be seen. */
+static void mount_ns(int root_fd, dev_t *ret_dev, ino_t *ret_ino)
+{
+        struct stat st;
+
+        if (fstatat(root_fd, "proc/self/ns/mnt", &st, 0) < 0)
+                memset(&st, 0, sizeof(st));
+        *ret_dev = st.st_dev;
+        *ret_ino = st.st_ino;
+}
+
 int ap_mountinfo_cache_copy(int root_fd, ApMountTable *ret)
 {
         pid_t pid = getpid();
+        dev_t ns_dev;
+        ino_t ns_ino;
         int r;
 
+        /* The kept fd reads, and notifies about, the namespace it was opened in: after
+         * unshare(CLONE_NEWNS) or setns() it would go on describing the old one. */
+        mount_ns(root_fd, &ns_dev, &ns_ino);
         pthread_mutex_lock(&cache_lock);
-        if (cache_fd >= 0 && cache_pid != pid)
+        if (cache_fd >= 0 && (cache_pid != pid || cache_ns_dev != ns_dev || cache_ns_ino != ns_ino))
                 cache_reset();
         if (cache_fd < 0) {
                 cache_fd = ap_open_ro_at(root_fd, "proc/self/mountinfo");
@@ -69,6 +89,8 @@ int ap_mountinfo_cache_copy(int root_fd, ApMountTable *ret)
                         goto out;
                 }
                 cache_pid = pid;
+                cache_ns_dev = ns_dev;
+                cache_ns_ino = ns_ino;
                 cache_valid = false;
         } else {
                 struct pollfd p = { .fd = cache_fd, .events = POLLPRI };

@@ -5,7 +5,9 @@
  * renders every mount, ~30 µs on a small host, far more on a busy node), while mounts change
  * rarely.  Validity is the kernel's word, not a timer: the kept fd polls POLLPRI/POLLERR as soon as
  * the mount namespace changed since the last poll (proc(5), "/proc/pid/mountinfo"), and then the
- * table is read and parsed again.  A fork() child notices the pid change and re-opens.
+ * table is read and parsed again.  A fork() child notices the pid change and re-opens (a shared
+ * open file would hand the parent's notification to whichever polls first), and so does a process
+ * whose mount namespace changed (unshare, setns: the fd keeps describing the old one).
  * A mountinfo with malformed lines is never cached (so its warnings reach every caller).
  */
 #pragma once

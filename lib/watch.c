@@ -383,6 +383,15 @@ const ApWatchResult *ap_watch_last(const ApWatch *w)
         return &w->last;
 }
 
+static void (*confirm_hook)(void *userdata);
+static void *confirm_hook_userdata;
+
+void ap_watch_set_confirm_hook(void (*fn)(void *userdata), void *userdata)
+{
+        confirm_hook = fn;
+        confirm_hook_userdata = userdata;
+}
+
 static void sleep_ns(uint64_t ns)
 {
         struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
@@ -423,6 +432,8 @@ int ap_watch_tick(ApWatch *w, uint64_t confirm_ns, ApWatchResult *ret)
         if (ok && confirm_ns > 0 && !same_reading(&res, &w->last)) {
                 /* A change: read again a moment later and believe it only if it holds. */
                 sleep_ns(confirm_ns);
+                if (confirm_hook)
+                        confirm_hook(confirm_hook_userdata);
                 if (!read_once(w, &again) || !same_reading(&res, &again)) {
                         /* In flux (a v1 quota/period pair half written): decide next tick. */
                         *ret = w->last;

@@ -59,6 +59,13 @@ AP_DEFINE_CLEANUP(ApWatch *, ap_watch_free)
 int ap_watch_tick(ApWatch *w, uint64_t confirm_ns, ApWatchResult *ret);
 
 /*
+ * Tests only (not exported): @fn(@userdata) runs between the two reads of a confirmation, after
+ * the delay, on the ticking thread -- where a racing writer would finish a v1 quota/period pair,
+ * so that a test can do exactly that.  NULL: none (the default).  Set it before any watch ticks.
+ */
+void ap_watch_set_confirm_hook(void (*fn)(void *userdata), void *userdata);
+
+/*
  * The throttling and usage counters of the cgroup whose limit binds (cpu.stat there; v1: usage
  * only where cpuacct is co-mounted).  Opens and reads one file: call it at the tick's pace.
  * @retval 0  @retval -ENODATA no binding limit or no counters  @retval -errno

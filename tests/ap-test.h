@@ -9,9 +9,12 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef AP_SOURCE_ROOT
@@ -106,6 +109,68 @@ static inline void ap_test_read_all(int fd, char *buf, size_t size)
                 len += (size_t)n;
         }
         buf[len] = 0;
+}
+
+/* In the calling (forked) process: a private mount namespace of its own, so that the mounts a
+ * test makes are seen by nobody else and vanish with it.  NULL, or what failed. */
+static inline const char *ap_test_unshare_mounts(void)
+{
+        if (unshare(CLONE_NEWNS) < 0)
+                return errno == EPERM ? "unshare(CLONE_NEWNS): not permitted (not root?)"
+                                      : "unshare(CLONE_NEWNS) failed";
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return "mount(\"/\", MS_REC|MS_PRIVATE) failed";
+        return NULL;
+}
+
+/*
+ * Run @fn(@arg) in a forked child inside a private mount namespace (ap_test_unshare_mounts);
+ * @fn returns NULL when it passed, else what failed, which fails the calling test.
+ */
+static inline void ap_test_in_private_mounts(const char *(*fn)(void *arg), void *arg)
+{
+        char msg[1024] = "";
+        int p[2], status = 0;
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                const char *why;
+
+                close(p[0]);
+                why = ap_test_unshare_mounts();
+                if (!why)
+                        why = fn(arg);
+                if (why)
+                        (void)!write(p[1], why, strlen(why));
+                _exit(why ? 1 : 0);
+        }
+        close(p[1]);
+        ap_test_read_all(p[0], msg, sizeof(msg));
+        close(p[0]);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "in a private mount namespace: %s",
+                      msg[0] ? msg : "the child died");
+}
+
+/* Why private mount namespaces cannot be made here (for a SKIP line), or NULL. */
+static inline const char *ap_test_private_mounts_why(void)
+{
+        int status = 0;
+        pid_t pid;
+
+        if (geteuid() != 0)
+                return "not root";
+        pid = fork();
+        if (pid < 0)
+                return "fork failed";
+        if (pid == 0)
+                _exit(ap_test_unshare_mounts() ? 1 : 0);
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return "unshare(CLONE_NEWNS) or making / private failed";
+        return NULL;
 }
 
 /* Run @s with the default fork mode; exit status for main(). */

@@ -223,6 +223,26 @@ START_TEST(test_affinity_source)
 }
 END_TEST
 
+START_TEST(test_v1_usage_from_cpuacct_apart)
+{
+        /* cpu and cpuacct mounted apart, the process in /job and /acct/job: usage is
+         * cpuacct/acct/job's 123456789 ns, not the decoys in cpu/job (999 ms) or cpuacct/job
+         * (888 ms); the throttling counters are cpu/job's. */
+        autoprocs_throttling t;
+        autoprocs_facts *f;
+
+        ap_test_rmtree(tree);
+        tree = ap_test_fixture_copy("v1-cpu-cpuacct-apart");
+        f = detect(AUTOPROCS_POLICY_GO125, 0, 0, 0, NULL);
+        ck_assert_int_eq(autoprocs_facts_throttling(f, &t, sizeof(t)), 0);
+        ck_assert_uint_eq(t.nr_periods, 12);
+        ck_assert_uint_eq(t.nr_throttled, 3);
+        ck_assert(t.has_usage);
+        ck_assert_uint_eq(t.usage_ns, 123456000u);
+        autoprocs_facts_free(f);
+}
+END_TEST
+
 START_TEST(test_json_escaping)
 {
         char all[256];
@@ -324,6 +344,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_empty_tree);
         tcase_add_test(tc, test_hostile_path_in_json);
         tcase_add_test(tc, test_affinity_source);
+        tcase_add_test(tc, test_v1_usage_from_cpuacct_apart);
         suite_add_tcase(s, tc);
         tc = tcase_create("json");
         tcase_add_test(tc, test_json_escaping);

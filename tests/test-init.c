@@ -11,6 +11,7 @@
 #include "autoprocs.h"
 #include "lib/init.h"
 #include "lib/util/macro.h"
+#include "lib/watch.h"
 #include "tests/ap-test.h"
 
 #define LEAF "sys/fs/cgroup/app.slice/app.service/cpu.max"
@@ -313,6 +314,62 @@ START_TEST(test_flapping_limit_resizes_once)
 }
 END_TEST
 
+#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
+
+/* A writer finishing a v1 quota/period pair just after the watcher's first read of it. */
+typedef struct HalfWrite {
+        pthread_mutex_t lock;
+        unsigned calls;
+} HalfWrite;
+
+static void finish_pair(void *userdata)
+{
+        HalfWrite *h = userdata;
+
+        pthread_mutex_lock(&h->lock);
+        if (h->calls++ == 0)
+                ap_test_write(tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
+        pthread_mutex_unlock(&h->lock);
+}
+
+START_TEST(test_half_written_v1_pair_never_resizes)
+{
+        /* 150000/100000 (ceil 2) -> 250000/50000 (capped by the 4 CPUs: 4), the quota written
+         * first: the watcher's first read sees 250000/100000 (3), a size never to be taken. */
+        static HalfWrite h = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        autoprocs_config *c;
+        unsigned hooked = 0;
+        uint64_t start;
+
+        ap_test_rmtree(tree);
+        tree = ap_test_fixture_copy("v1-cpu-cpuacct");
+        h.calls = 0;
+        ap_watch_set_confirm_hook(finish_pair, &h);
+        c = config_new(10);
+        ck_assert_int_eq(autoprocs_init(c), 0);
+        autoprocs_config_free(c);
+        ck_assert_uint_eq(autoprocs_procs(), 2);
+        ap_test_write(tree, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        /* Until the watcher has confirmed (or, without confirmation, resized to the half pair). */
+        for (start = now_ms(); now_ms() - start < 3000 && autoprocs_procs() == 2 && !hooked;
+             usleep(1000)) {
+                pthread_mutex_lock(&h.lock);
+                hooked = h.calls;
+                pthread_mutex_unlock(&h.lock);
+        }
+        ck_assert_msg(autoprocs_procs() != 3, "resized to the half-written pair's 3");
+        ck_assert_msg(hooked > 0 || autoprocs_procs() == 4, "no confirming read within 3 s");
+        wait_procs(4);
+        autoprocs_shutdown();
+        ap_watch_set_confirm_hook(NULL, NULL);
+        pthread_mutex_lock(&calls.lock);
+        ck_assert_uint_eq(calls.n, 2);
+        ck_assert_msg(calls.old[1] == 2 && calls.new[1] == 4, "callback 1: (%u, %u), want (2, 4)",
+                      calls.old[1], calls.new[1]);
+        pthread_mutex_unlock(&calls.lock);
+}
+END_TEST
+
 START_TEST(test_idempotent_and_restart)
 {
         autoprocs_config *c = config_new(10);
@@ -470,6 +527,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_mounts_changed_quiet);
         tcase_add_test(tc, test_garbage_at_start);
         tcase_add_test(tc, test_flapping_limit_resizes_once);
+        tcase_add_test(tc, test_half_written_v1_pair_never_resizes);
         tcase_add_test(tc, test_idempotent_and_restart);
         tcase_add_test(tc, test_env_fixed_procs);
         tcase_add_test(tc, test_env_bad_values);

@@ -5,6 +5,7 @@
  * change, and garbage never turns into a size.  Policy ceil, 4 CPUs of affinity, so that every
  * limit has its own answer: 0.5 -> 1, 1.5 -> 2, 2.5 -> 3, unlimited -> 4.
  */
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "lib/util/macro.h"
@@ -246,6 +247,43 @@ START_TEST(test_affinity_change)
 }
 END_TEST
 
+START_TEST(test_affinity_change_short_interval)
+{
+        /* Ticks closer than 100 ms re-read the affinity every 100 / interval ticks (watch.c:
+         * AP_WATCH_AFFINITY_MS): a cpuset change is seen within that many ticks. */
+        static const unsigned intervals[] = { 10, 20, 50, 99 };
+        const char *cpuset = "sys/fs/cgroup/app.slice/app.service/cpuset.cpus.effective";
+
+        ap_test_write(tree, LEAF, "max 100000\n");
+        for (size_t i = 0; i < AP_ELEMENTSOF(intervals); i++) {
+                const unsigned bound = 100 / intervals[i];
+                autoprocs_config c;
+                ApWatch *w = NULL;
+                ApWatchResult r = {};
+                unsigned n;
+
+                ap_test_write(tree, cpuset, "0-3\n");
+                ap_config_init_defaults(&c);
+                c.policy = AUTOPROCS_POLICY_CEIL;
+                c.root = tree;
+                c.interval_ms = intervals[i];
+                ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+                ck_assert_uint_eq(tick(w).affinity, 4);
+                ap_test_write(tree, cpuset, "0-2\n");
+                for (n = 1; n <= bound; n++) {
+                        r = tick(w);
+                        if (r.affinity != 4)
+                                break;
+                }
+                ck_assert_msg(r.affinity == 3 && r.procs == 3,
+                              "interval %u ms: the cpuset change not seen within %u ticks (affinity %u)",
+                              intervals[i], bound, r.affinity);
+                ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
+                ap_watch_free(w);
+        }
+}
+END_TEST
+
 START_TEST(test_confirm_read)
 {
         /* With a confirmation delay a stable change goes through the same. */
@@ -256,6 +294,85 @@ START_TEST(test_confirm_read)
         ck_assert_int_eq(ap_watch_tick(w, 1000000, &r), 0);
         ck_assert_uint_eq(r.procs, 1);
         ap_watch_free(w);
+}
+END_TEST
+
+/* The v1 fixture's process cgroup (cpu,cpuacct co-mounted at /sys/fs/cgroup/cpu,cpuacct). */
+#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
+
+/* A writer finishing a v1 pair: the period written after the first read of a tick saw the new
+ * quota with the old period. */
+typedef struct HalfWrite {
+        const char *tree;
+        unsigned calls;
+} HalfWrite;
+
+static void finish_pair(void *userdata)
+{
+        HalfWrite *h = userdata;
+
+        if (h->calls++ == 0)
+                ap_test_write(h->tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
+}
+
+START_TEST(test_confirm_filters_half_written_pair)
+{
+        /* 150000/100000 (1.5 -> 2) becomes 250000/50000 (5, capped by the 4 CPUs -> 4), quota
+         * first: the first read sees 250000/100000 (2.5 -> 3), a size the cgroup never had. */
+        char *t = ap_test_fixture_copy("v1-cpu-cpuacct");
+        HalfWrite h = { .tree = t };
+        autoprocs_config c;
+        ApWatch *w = NULL;
+        ApWatchResult r;
+
+        ap_config_init_defaults(&c);
+        c.policy = AUTOPROCS_POLICY_CEIL;
+        c.root = t;
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        ck_assert_uint_eq(ap_watch_last(w)->procs, 2);
+        ap_watch_set_confirm_hook(finish_pair, &h);
+
+        ap_test_write(t, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        ck_assert_int_eq(ap_watch_tick(w, 1000, &r), 0);
+        ck_assert_msg(h.calls == 1, "no confirming read of the changed pair (%u)", h.calls);
+        ck_assert_msg(!(r.flags & AP_WATCH_LIMIT_CHANGED) && r.procs == 2 && r.quota_us == 150000 &&
+                              r.period_us == 100000,
+                      "the half-written pair was reported: procs %u, %llu/%llu, flags %#x", r.procs,
+                      (unsigned long long)r.quota_us, (unsigned long long)r.period_us, r.flags);
+        ck_assert_uint_eq(ap_watch_last(w)->procs, 2);
+
+        /* The next tick sees the finished pair, confirms it and reports it. */
+        ck_assert_int_eq(ap_watch_tick(w, 1000, &r), 0);
+        ck_assert_uint_eq(h.calls, 2);
+        ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
+        ck_assert_uint_eq(r.procs, 4);
+        ck_assert_uint_eq(r.quota_us, 250000);
+        ck_assert_uint_eq(r.period_us, 50000);
+        ap_watch_set_confirm_hook(NULL, NULL);
+        ap_watch_free(w);
+        ap_test_rmtree(t);
+}
+END_TEST
+
+START_TEST(test_counters_v1_cpuacct_apart)
+{
+        /* cpu and cpuacct mounted apart, the process in /job and /acct/job: usage is
+         * cpuacct/acct/job's 123456789 ns, not the decoys in cpu/job or cpuacct/job. */
+        char *t = ap_test_fixture_copy("v1-cpu-cpuacct-apart");
+        ApWatchCounters ctr;
+        autoprocs_config c;
+        ApWatch *w = NULL;
+
+        ap_config_init_defaults(&c);
+        c.root = t;
+        ck_assert_int_eq(ap_watch_new(&c, &w), 0);
+        ck_assert_int_eq(ap_watch_counters(w, &ctr), 0);
+        ck_assert(ctr.has_stat);
+        ck_assert_uint_eq(ctr.stat.nr_periods, 12);
+        ck_assert(ctr.stat.has_usage);
+        ck_assert_uint_eq(ctr.stat.usage_usec, 123456);
+        ap_watch_free(w);
+        ap_test_rmtree(t);
 }
 END_TEST
 
@@ -275,6 +392,50 @@ START_TEST(test_live_system)
                 ck_assert(!(r.flags & AP_WATCH_FAILED));
         }
         ap_watch_free(w);
+}
+END_TEST
+
+/* In a private mount namespace (nothing else mounts there): a tick sees REMOUNTED exactly when
+ * the mount table changed, through procfs' POLLPRI on the kept mountinfo fd. */
+static const char *remount_in_ns(void *arg)
+{
+        static char why[256];
+        const char *dir = arg;
+        autoprocs_config c;
+        ApWatch *w = NULL;
+        ApWatchResult r;
+
+        ap_config_init_defaults(&c);
+        if (ap_watch_new(&c, &w) < 0)
+                return "ap_watch_new on the live system failed";
+#define TICK_FLAGS(want, what)                                                                     \
+        do {                                                                                       \
+                (void)ap_watch_tick(w, 0, &r);                                                     \
+                if (!!(r.flags & AP_WATCH_REMOUNTED) != (want)) {                                  \
+                        snprintf(why, sizeof(why), "%s: flags %#x", what, r.flags);                \
+                        return why;                                                                \
+                }                                                                                  \
+        } while (0)
+        TICK_FLAGS(false, "REMOUNTED with no mount change");
+        if (mount("autoprocs-test", dir, "tmpfs", 0, "size=64k") < 0)
+                return "mount tmpfs failed";
+        TICK_FLAGS(true, "a tmpfs mounted and no REMOUNTED");
+        TICK_FLAGS(false, "REMOUNTED again with no further change");
+        if (umount(dir) < 0)
+                return "umount failed";
+        TICK_FLAGS(true, "a tmpfs unmounted and no REMOUNTED");
+        TICK_FLAGS(false, "REMOUNTED after the unmount was seen");
+#undef TICK_FLAGS
+        ap_watch_free(w);
+        return NULL;
+}
+
+START_TEST(test_live_remount)
+{
+        char *dir = ap_test_fixture_copy(NULL);
+
+        ap_test_in_private_mounts(remount_in_ns, dir);
+        ap_test_rmtree(dir);
 }
 END_TEST
 
@@ -312,13 +473,18 @@ START_TEST(test_v1_quota_and_period)
                 ck_assert_uint_eq(r.quota_us, 50000);
                 ap_test_write(t, q, "-1\n");
                 r = tick(w);
-                ck_assert(!r.has_limit || r.quota_us != 50000);
+                /* -1 at the leaf and above: no limit, the 4 CPUs of affinity. */
+                ck_assert(!r.has_limit);
+                ck_assert_uint_eq(r.quota_us, 0);
+                ck_assert_uint_eq(r.procs, 4);
+                ck_assert(r.flags & AP_WATCH_LIMIT_CHANGED);
                 ap_test_write(t, per, "50000\n");
                 ap_test_write(t, q, "125000\n");
                 r = tick(w);
                 ck_assert_uint_eq(r.quota_us, 125000);
                 ck_assert_uint_eq(r.period_us, 50000);
-                ck_assert_uint_eq(r.procs, AP_MIN(3u, r.affinity));
+                ck_assert_uint_eq(r.affinity, 4);
+                ck_assert_uint_eq(r.procs, 3);
         }
         ap_watch_free(w);
         ap_test_rmtree(t);
@@ -339,10 +505,25 @@ static Suite *suite(void)
         tcase_add_test(tc, test_garbage_never_resizes);
         tcase_add_test(tc, test_mountinfo_change_reresolves);
         tcase_add_test(tc, test_affinity_change);
+        tcase_add_test(tc, test_affinity_change_short_interval);
         tcase_add_test(tc, test_confirm_read);
+        tcase_add_test(tc, test_confirm_filters_half_written_pair);
+        tcase_add_test(tc, test_counters_v1_cpuacct_apart);
         tcase_add_test(tc, test_live_system);
         tcase_add_test(tc, test_v1_quota_and_period);
         suite_add_tcase(s, tc);
+        {
+                const char *why = ap_test_private_mounts_why();
+
+                if (why) {
+                        fprintf(stderr, "SKIP: the live mount-change case: %s\n", why);
+                } else {
+                        TCase *live = tcase_create("live-mounts");
+
+                        tcase_add_test(live, test_live_remount);
+                        suite_add_tcase(s, live);
+                }
+        }
         return s;
 }
 

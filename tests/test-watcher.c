@@ -11,6 +11,7 @@
 #include "ap-test.h"
 #include "ap-test-cgroup.h"
 #include "autoprocs.h"
+#include "lib/watch.h"
 
 #define LEAF "sys/fs/cgroup/app.slice/app.service/cpu.max"
 
@@ -178,6 +179,84 @@ START_TEST(test_watch_fixture_changes)
 }
 END_TEST
 
+#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
+
+/* A writer finishing a v1 quota/period pair just after the watcher's first read of it. */
+typedef struct HalfWrite {
+        pthread_mutex_t lock;
+        const char *tree;
+        unsigned calls;
+} HalfWrite;
+
+static void finish_pair(void *userdata)
+{
+        HalfWrite *h = userdata;
+
+        pthread_mutex_lock(&h->lock);
+        if (h->calls++ == 0)
+                ap_test_write(h->tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
+        pthread_mutex_unlock(&h->lock);
+}
+
+/* Whether an event with @procs was delivered. */
+static bool seen_procs(Seen *s, unsigned procs)
+{
+        bool found = false;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n; i++)
+                found = found || s->ev[i].procs == procs;
+        pthread_mutex_unlock(&s->lock);
+        return found;
+}
+
+START_TEST(test_watch_half_written_pair_not_delivered)
+{
+        /* 150000/100000 (ceil 2) -> 250000/50000 (capped by the 4 CPUs: 4), the quota written
+         * first; the watcher's first read sees 250000/100000 (3), which must never be delivered. */
+        char *tree = ap_test_fixture_copy("v1-cpu-cpuacct");
+        HalfWrite h = { .tree = tree };
+        autoprocs_config *c = NULL;
+        autoprocs_watch *w = NULL;
+        autoprocs_watch_event e;
+        double deadline;
+        unsigned calls = 0;
+        Seen s;
+
+        seen_init(&s);
+        pthread_mutex_init(&h.lock, NULL);
+        ap_watch_set_confirm_hook(finish_pair, &h);
+        ck_assert_int_eq(autoprocs_config_new(&c), 0);
+        ck_assert_int_eq(autoprocs_config_set_root(c, tree), 0);
+        ck_assert_int_eq(autoprocs_config_set_policy(c, AUTOPROCS_POLICY_CEIL), 0);
+        ck_assert_int_eq(autoprocs_config_set_interval_ns(c, (uint64_t)(10) * 1000000u), 0);
+        ck_assert_int_eq(autoprocs_watch_start(c, on_event, &s, &w), 0);
+        autoprocs_config_free(c);
+        (void)wait_event(&s, 2, 150000, 10);
+
+        ap_test_write(tree, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        /* Until the watcher has confirmed (or, without confirmation, delivered the half pair). */
+        deadline = now_s() + 10;
+        while (now_s() < deadline && !seen_procs(&s, 3)) {
+                pthread_mutex_lock(&h.lock);
+                calls = h.calls;
+                pthread_mutex_unlock(&h.lock);
+                if (calls > 0)
+                        break;
+                usleep(2000);
+        }
+        ck_assert_msg(!seen_procs(&s, 3), "the half-written pair 250000/100000 was delivered");
+        ck_assert_msg(calls > 0, "no confirming read of the changed pair within 10 s");
+        e = wait_event(&s, 4, 250000, 10);
+        ck_assert_uint_eq(e.period_ns, 50000000u);
+        ck_assert_uint_eq(e.old_procs, 2);
+        autoprocs_watch_stop(w);
+        ap_watch_set_confirm_hook(NULL, NULL);
+        ck_assert_msg(!seen_procs(&s, 3), "the half-written pair 250000/100000 was delivered");
+        ap_test_rmtree(tree);
+}
+END_TEST
+
 START_TEST(test_watch_stop_from_callback)
 {
         char *tree = ap_test_fixture_copy("v2-quota-1.5");
@@ -263,6 +342,7 @@ int main(void)
         tcase_add_test(tc, test_watch_bad_args);
         tcase_add_test(tc, test_watch_fixture_changes);
         tcase_add_test(tc, test_watch_stop_from_callback);
+        tcase_add_test(tc, test_watch_half_written_pair_not_delivered);
         suite_add_tcase(s, tc);
         if (why) {
                 fprintf(stderr, "SKIP: the real-cgroup watcher case: %s\n", why);
