@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * autoprocs_facts: what autoprocs_detect() found (detect.c), read through the accessors (facts.c)
- * and rendered as the JSON object of CONTRACT-detect.md (facts-json.c).  Plain data, immutable
+ * and rendered as the JSON object of `autoprocs detect --json` (docs/schema/detect.json) (facts-json.c).  Plain data, immutable
  * once built.
  */
 #pragma once

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one policy that turns CPU facts into a processor count (CONTRACT-detect.md, "Policies").
+ * The one policy that turns CPU facts into a processor count (autoprocs(1), "SIZING OPTIONS").
  * Q = quota/period, A = affinity CPUs:
  *   go125         no limit: A;  else min(A, max(2, ceil(Q)))   (A = 1 gives 1)
  *   ceil          no limit: A;  else min(A, max(1, ceil(Q)))

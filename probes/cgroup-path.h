@@ -4,7 +4,7 @@
  * for each hierarchy we care about (cpu, cpuacct, cpuset, and the unified v2 one), which mount holds
  * it and which directory below that mount is the process's cgroup.
  *
- * Rules (research/cgroup-detection.md, section 3):
+ * Rules:
  *   - /proc/<pid>/cgroup lines "ID:CONTROLLERS:PATH" are split on the first two ':' only (a path may
  *     contain ':'); controller tokens are matched exactly ("cpu" in "cpu,cpuacct" or "cpuacct,cpu",
  *     never in "cpuacct"); "0::PATH" is the v2 line.  A v1 line with the cpu token beats "0::".

@@ -8,7 +8,7 @@
  * Probes never decide policy (lib/policy.c does) and never log: every file that is missing,
  * unreadable or malformed becomes one "FILE: why" line in an ApWarnings the caller owns.
  *
- * Return convention (STYLE.md): 0 = measured, AP_PROBE_NOT_APPLICABLE (> 0) = nothing to report
+ * Return convention : 0 = measured, AP_PROBE_NOT_APPLICABLE (> 0) = nothing to report
  * (e.g. no cgroup file for this fact; the reason is in the warnings), -errno = failure (only
  * -ENOMEM and bad arguments in practice: one odd file never fails a probe).
  *
@@ -29,7 +29,7 @@
 #include "probes/probe-root.h"
 #include "probes/warnings.h"
 
-/* A documented "nothing to report" outcome of a probe (STYLE.md: > 0, never forwarded). */
+/* A documented "nothing to report" outcome of a probe (> 0, never forwarded). */
 #define AP_PROBE_NOT_APPLICABLE 1
 
 /* Largest procfs/cgroupfs file a probe reads (mountinfo of a big host is ~100 KiB). */

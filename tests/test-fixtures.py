@@ -238,7 +238,7 @@ def check_scenario(exe, root, exp):
 
 
 def check_usage(exe, fixtures):
-    """CONTRACT-detect.md: bad usage exits 2 with a one-line message on stderr."""
+    """autoprocs(1): bad usage exits 2 with a one-line message on stderr."""
     root = os.path.join(fixtures, "v2-quota-1.5")
     cases = [
         ["--bogus"],

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/policy.c: the four policies of CONTRACT-detect.md on a table (expected values written by
+/* lib/policy.c: the four policies of autoprocs(1) on a table (expected values written by
  * hand from the contract, not computed), min, reserve, A = 1, Q < 1, huge Q, no limit. */
 #include <stdint.h>
 

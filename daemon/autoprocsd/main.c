@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * autoprocsd: serves the CPU limits, throttling and pressure of processes and cgroups as
- * Prometheus metrics (CONTRACT-daemon.md).
+ * Prometheus metrics (docs/metrics.md).
  *
  *   main thread   configuration, sockets, signals (signalfd), systemd notifications, watchdog;
  *   runtime       autoprocs_init() sizes the embedded M:N runtime to the daemon's own cgroup and

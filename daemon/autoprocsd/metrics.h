@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The exposition text of autoprocsd as a pure function of a snapshot (CONTRACT-daemon.md).
+ * The exposition text of autoprocsd as a pure function of a snapshot (docs/metrics.md).
  *
  * No I/O, no clock, no locks: the HTTP thread hands a snapshot in and gets text back, and the
  * Check suite feeds hand-made snapshots and compares with golden text.  Two formats:

@@ -7,7 +7,7 @@
  * run-cgroup2.c: cpu.max, cpuset.cpus, inside a container's namespace root too), runs CMD inside it (fork, attach the child, exec), forwards SIGINT/SIGTERM/SIGHUP/
  * SIGQUIT that were sent to us alone, and after CMD exits prints what the limit did, as time(1)
  * does: CPU used, periods, throttled periods, throttled seconds.  --json prints instead the one
- * line of CONTRACT-bench.md on stderr:
+ * line (tests/bench/README.md) on stderr:
  *     {"cpus","cpu_seconds","nr_periods","nr_throttled","throttled_seconds","exit_status"}
  * The cgroup is removed afterwards in every case (CMD failed, CMD killed, Ctrl-C).
  *

@@ -6,7 +6,7 @@
  */
 #pragma once
 
-/* `autoprocs detect` (cli-detect.c, CONTRACT-detect.md): 0 ok, 1 no CPU count, 2 bad usage. */
+/* `autoprocs detect` (cli-detect.c, autoprocs(1) "EXIT STATUS"): 0 ok, 1 no CPU count, 2 bad usage. */
 int ap_cli_detect(int argc, char **argv);
 /* `autoprocs exec` (cli-exec.c): size another runtime through its environment, then exec it. */
 int ap_cli_exec(int argc, char **argv);

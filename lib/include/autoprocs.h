@@ -56,7 +56,7 @@ AUTOPROCS_API const char *autoprocs_version(void);
  * 1. Configuration
  * ------------------------------------------------------------------------------------------- */
 
-/** Rounding policy: how a fractional CPU limit becomes a processor count (CONTRACT-detect.md). */
+/** Rounding policy: how a fractional CPU limit becomes a processor count (autoprocs(1)). */
 typedef enum autoprocs_policy {
         AUTOPROCS_POLICY_GO125 = 0,        /* min(A, max(2, ceil(Q))); A = 1 gives 1 (default) */
         AUTOPROCS_POLICY_CEIL = 1,         /* min(A, max(1, ceil(Q))) */
@@ -233,7 +233,8 @@ AUTOPROCS_API size_t autoprocs_facts_note_count(const autoprocs_facts *facts);
 AUTOPROCS_API const char *autoprocs_facts_note(const autoprocs_facts *facts, size_t i);
 
 /**
- * The facts as the JSON object of CONTRACT-detect.md (one line, no trailing newline).
+ * The facts as the JSON object `autoprocs detect --json` prints (docs/schema/detect.json): one
+ * line, no trailing newline.
  * @retval 0 ok, *ret_json is the caller's (free())  @retval -ENOMEM
  */
 AUTOPROCS_API int autoprocs_facts_to_json(const autoprocs_facts *facts, char **ret_json);

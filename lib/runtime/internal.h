@@ -4,7 +4,7 @@
  * global scheduler state, and the small primitives shared by its files (spin lock, futex, clock).
  * Only files of lib/runtime/ include this header.
  *
- * Ownership rules (research/runtime-anchors.md, section 6):
+ * Ownership rules:
  *   - only a P's owner M pushes to its ring; anyone may steal from it;
  *   - P structs are never freed while the runtime runs;
  *   - a G belongs to exactly one place at a time: a ring/runnext, the global queue, a wait list,

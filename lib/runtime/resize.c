@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Live resize without stopping the world (research/runtime-anchors.md 6.9).  The only code that
+ * Live resize without stopping the world (DESIGN.md, "Key mechanisms").  The only code that
  * changes the processor count.  ap_rt_set_procs() applies a request at once under the scheduler
  * lock: growing initialises (or revives) Ps and idles them so that wakep() can start them;
  * shrinking lowers nprocs first (from then on nobody acquires or steals from a removed id),

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * throttle-load: the throttling workload of CONTRACT-bench.md.
+ * throttle-load: the throttling workload of tests/bench/README.md.
  *
  *     throttle-load (--procs N | --auto | --paced) [--workers 4] [--seconds 5]
  *                   [--outside-cpu F] [--json]

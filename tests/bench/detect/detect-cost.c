@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench-detect-cost: what detection costs, in µs (CONTRACT-bench.md "Detection cost").
+ * bench-detect-cost: what detection costs, in µs (tests/bench/README.md).
  *
  *   detect_full    one autoprocs_detect() of this process on the live system: parse
  *                  /proc/self/{cgroup,mountinfo}, resolve the cpu hierarchy, open and read every
