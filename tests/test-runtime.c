@@ -413,6 +413,75 @@ START_TEST(test_stack_trim)
 }
 END_TEST
 
+/* ---- stealing -------------------------------------------------------------------------------- */
+
+static _Atomic(ApP *) steal_home;      /* the spawner's P for the current batch */
+static _Atomic long steal_ran, steal_elsewhere;
+
+static ApP *cur_p(void)
+{
+        ApM *m = ap_cur_m();
+
+        return m ? m->p : NULL;
+}
+
+static void steal_victim(void *arg)
+{
+        uint64_t until = ap_now_ns() + 50000;
+
+        (void)arg;
+        if (cur_p() != atomic_load(&steal_home))
+                atomic_fetch_add(&steal_elsewhere, 1);
+        while (ap_now_ns() < until) /* CPU-bound, no scheduling point */
+                ap_cpu_relax();
+        atomic_fetch_add(&steal_ran, 1);
+}
+
+/* Batches of CPU-bound tasks go on the spawner's own local queue (fewer than half the ring: no
+ * overflow to the global queue) while the spawner keeps its P busy for 2 ms (far below the hog
+ * threshold: the monitor does not move them).  The other P is idle: only stealing gets them
+ * there.  Repeat until one ran elsewhere (deadline 20 s: a loaded machine may not run the idle
+ * P's thread in time for a few batches). */
+static void steal_spawner(void *arg)
+{
+        uint64_t deadline = ap_now_ns() + 20000000000ull;
+        long batches = 0;
+
+        (void)arg;
+        while (atomic_load(&steal_elsewhere) == 0 && ap_now_ns() < deadline) {
+                long target = atomic_load(&steal_ran) + 16;
+                uint64_t spin_until;
+
+                atomic_store(&steal_home, cur_p());
+                for (int i = 0; i < 16; i++)
+                        ck_assert_int_eq(autoprocs_spawn(steal_victim, NULL, NULL), 0);
+                spin_until = ap_now_ns() + 2000000;
+                while (atomic_load(&steal_ran) < target && ap_now_ns() < spin_until)
+                        ap_cpu_relax();
+                while (atomic_load(&steal_ran) < target)
+                        autoprocs_yield(); /* run the rest here */
+                batches++;
+        }
+        ck_assert_msg(atomic_load(&steal_elsewhere) > 0,
+                      "no task left the spawner's P in %ld batches of 16 (another P was idle)",
+                      batches);
+}
+
+START_TEST(test_steal)
+{
+        autoprocs_task *t;
+        autoprocs_stats s;
+
+        start(2);
+        ck_assert_int_eq(autoprocs_spawn(steal_spawner, NULL, &t), 0);
+        ck_assert_int_eq(autoprocs_task_join(t), 0);
+        ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
+        ck_assert_msg(s.steals > 0, "%ld tasks ran on another P, but %llu steals",
+                      atomic_load(&steal_elsewhere), (unsigned long long)s.steals);
+        stop_checked();
+}
+END_TEST
+
 /* ---- yield ----------------------------------------------------------------------------------- */
 
 #define YT 4
@@ -1072,6 +1141,7 @@ int main(void)
         tcase_add_test(tc, test_runq);
         tcase_add_test(tc, test_runq_concurrent);
         tcase_add_test(tc, test_spawn_join);
+        tcase_add_test(tc, test_steal);
         tcase_add_test(tc, test_yield_fairness);
         tcase_add_test(tc, test_sleep_order);
         tcase_add_test(tc, test_sleep_quiet_monitor);
