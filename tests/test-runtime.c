@@ -853,6 +853,65 @@ START_TEST(test_mutex)
 }
 END_TEST
 
+/* A hog (a plain thread: no scheduling point between its unlock and its re-lock) that unlocks
+ * and at once re-locks, holding the mutex 300 us each time, and a waiter.  In normal mode the
+ * woken waiter mostly finds it taken again (barging); it wins only when the kernel happens to
+ * preempt the hog in between.  Once the waiter has waited over 1 ms the mutex switches to
+ * starvation mode and the hog's next unlock hands it over.  A waiter may win early by such luck,
+ * so rounds repeat until one was handed off (each round bounded: the waiter gets the mutex
+ * within STARVE_HOG_MAX iterations of the hog). */
+#define STARVE_HOG_MAX 2000
+static _Atomic bool starve_waiter_done;
+static _Atomic long starve_hog_iters, starve_hog_at_win;
+
+static void starve_waiter(void *arg)
+{
+        (void)arg;
+        autoprocs_mutex_lock(mu);
+        atomic_store(&starve_hog_at_win, atomic_load(&starve_hog_iters));
+        atomic_store(&starve_waiter_done, true);
+        autoprocs_mutex_unlock(mu);
+}
+
+static void starve_round(void)
+{
+        struct timespec hold = { 0, 300000 };
+        autoprocs_task *w;
+
+        atomic_store(&starve_waiter_done, false);
+        atomic_store(&starve_hog_iters, 0);
+        autoprocs_mutex_lock(mu);
+        ck_assert_int_eq(autoprocs_spawn(starve_waiter, NULL, &w), 0);
+        while (!atomic_load(&starve_waiter_done) &&
+               atomic_load(&starve_hog_iters) < STARVE_HOG_MAX) {
+                nanosleep(&hold, NULL); /* holding it: the waiter has CPU to queue */
+                atomic_fetch_add(&starve_hog_iters, 1);
+                autoprocs_mutex_unlock(mu);
+                autoprocs_mutex_lock(mu);
+        }
+        autoprocs_mutex_unlock(mu);
+        ck_assert_int_eq(autoprocs_task_join(w), 0);
+        ck_assert_msg(atomic_load(&starve_waiter_done),
+                      "the waiter was starved for %d iterations of the hog", STARVE_HOG_MAX);
+}
+
+START_TEST(test_mutex_starvation)
+{
+        uint64_t handoffs0 = atomic_load(&ap_mutex_starve_handoffs);
+        int round;
+
+        start(2);
+        ck_assert_int_eq(autoprocs_mutex_new(&mu), 0);
+        for (round = 0; round < 100 && atomic_load(&ap_mutex_starve_handoffs) == handoffs0; round++)
+                starve_round();
+        ck_assert_msg(atomic_load(&ap_mutex_starve_handoffs) > handoffs0,
+                      "%d rounds, no hand-off in starvation mode (the last waiter got the mutex "
+                      "after %ld iterations of the hog)", round, atomic_load(&starve_hog_at_win));
+        autoprocs_mutex_free(mu);
+        stop_checked();
+}
+END_TEST
+
 /* ---- blocking regions ------------------------------------------------------------------------ */
 
 static int bpipe[2];
@@ -1151,6 +1210,7 @@ int main(void)
         tcase_add_test(tc, test_chan_close);
         tcase_add_test(tc, test_wg);
         tcase_add_test(tc, test_mutex);
+        tcase_add_test(tc, test_mutex_starvation);
         tcase_add_test(tc, test_block_handoff);
         tcase_add_test(tc, test_block_park);
         tcase_add_test(tc, test_hog);
