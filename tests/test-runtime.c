@@ -55,8 +55,6 @@ START_TEST(test_switch)
         static char stack[64 * 1024] __attribute__((aligned(16)));
         int count = 0;
 
-        if (AP_TSAN || AP_ASAN)
-                return; /* raw switches without fiber hooks confuse the sanitizers */
         fesetround(FE_TONEAREST);
         sw_task_sp = ap_arch_frame_init(stack + sizeof(stack), sw_entry, &count);
         for (int i = 0; i < 1000; i++) {
@@ -143,8 +141,6 @@ START_TEST(test_stack_overflow_guard)
         char out[4096];
         int status;
 
-        if (AP_ASAN || AP_TSAN || ap_running_on_valgrind())
-                return; /* the sanitizers (and valgrind) own SIGSEGV and instrument the recursion */
         overflow_child("always", out, sizeof(out), &status);
         ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %x", status);
         ck_assert_msg(strstr(out, "overflowed its 64 KiB stack") != NULL, "stderr: %s", out);
@@ -173,8 +169,6 @@ START_TEST(test_stack_overflow_unguarded)
         char out[4096];
         ssize_t n, total = 0;
 
-        if (AP_ASAN || AP_TSAN || ap_running_on_valgrind())
-                return; /* an overflow on purpose: valgrind reports it, rightly */
         ck_assert_int_eq(pipe(pfd), 0);
         pid = fork();
         if (pid == 0) {
@@ -384,8 +378,6 @@ START_TEST(test_stack_trim)
         long peak, after;
         uint64_t t0;
 
-        if (AP_TSAN)
-                return; /* TSan's shadow of the stacks dominates the RSS it would measure */
         start(1);
         ck_assert_int_eq(autoprocs_chan_new(1, 0, &trim_gate), 0);
         ck_assert_int_eq(autoprocs_wg_new(&trim_parked), 0);
@@ -1186,17 +1178,40 @@ START_TEST(test_thread_cap)
 }
 END_TEST
 
-int main(void)
+/* Why the sanitizers or valgrind rule out a case here (NULL: it runs). */
+static const char *no_sanitizer(bool tsan, bool asan, bool valgrind, const char *why)
+{
+        if ((tsan && AP_TSAN) || (asan && AP_ASAN) || (valgrind && ap_running_on_valgrind()))
+                return why;
+        return NULL;
+}
+
+int main(int argc, char **argv)
 {
         Suite *s = suite_create("runtime");
         TCase *tc = tcase_create("runtime");
 
         tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, test_switch);
+        suite_add_tcase(s, tc);
+        if (argc > 1) {
+                /* one case each (tests/meson.build 'cases'): SKIP in the builds that cannot run it */
+                AP_TEST_RUN_CASE(s, tc, argv[1], test_switch,
+                                 no_sanitizer(true, true, false, "raw switches without fiber hooks "
+                                              "confuse the sanitizers"));
+                AP_TEST_RUN_CASE(s, tc, argv[1], test_stack_overflow_guard,
+                                 no_sanitizer(true, true, true, "the sanitizers (and valgrind) own "
+                                              "SIGSEGV and instrument the recursion"));
+                AP_TEST_RUN_CASE(s, tc, argv[1], test_stack_overflow_unguarded,
+                                 no_sanitizer(true, true, true, "an overflow on purpose: the "
+                                              "sanitizers and valgrind report it, rightly"));
+                AP_TEST_RUN_CASE(s, tc, argv[1], test_stack_trim,
+                                 no_sanitizer(true, false, false, "TSan's shadow of the stacks "
+                                              "dominates the RSS it would measure"));
+                fprintf(stderr, "no case %s\n", argv[1]);
+                srunner_free(srunner_create(s));
+                return EXIT_FAILURE;
+        }
         tcase_add_test(tc, test_stack_pool);
-        tcase_add_test(tc, test_stack_overflow_guard);
-        tcase_add_test(tc, test_stack_overflow_unguarded);
-        tcase_add_test(tc, test_stack_trim);
         tcase_add_test(tc, test_runq);
         tcase_add_test(tc, test_runq_concurrent);
         tcase_add_test(tc, test_spawn_join);
@@ -1218,6 +1233,5 @@ int main(void)
         tcase_add_test(tc, test_resize);
         tcase_add_test(tc, test_thread_cap);
         tcase_add_test(tc, test_restart);
-        suite_add_tcase(s, tc);
         return ap_test_run(s);
 }
