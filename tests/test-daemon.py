@@ -141,7 +141,7 @@ def sample(text, name, labels):
     return None
 
 
-def wait_for(fn, timeout=8, step=0.1):
+def wait_for(fn, timeout=20, step=0.1):
     end = time.time() + timeout
     while time.time() < end:
         v = fn()
@@ -551,7 +551,7 @@ def group_targets():
         check(os.fstat(held.fileno()).st_ino != os.stat(envfile).st_ino and "GOMAXPROCS=2\n" in held.read(),
               "published file replaced by a rename (new inode, the old file unchanged)")
         held.close()
-        check(re.search(r"target root:\S+: limit 2\.5 CPUs", d.text()) is not None, "limit change logged")
+        check(wait_for(lambda: re.search(r"target root:\S+: limit 2\.5 CPUs", d.text())), "limit change logged")
         write(os.path.join(cg, "cpu.stat"), "nr_periods 10\nnr_throttled 5\nthrottled_time 1000000000\n")
         ok = wait_for(lambda: sample(d.metrics(), "autoprocs_cpu_throttled_periods_total", {"target": rt}) == 255)
         check(ok, "cpu.stat restarted at a lower value: counter stays monotonic (250 + 5)")
@@ -564,6 +564,7 @@ def group_targets():
         sleeper.wait()
         ok = wait_for(lambda: sample(d.metrics(), "autoprocs_target_up", {"target": pt}) == 0)
         check(ok, "exited pid: target_up 0")
+        wait_for(lambda: f"target {pt}: gone" in d.text())
         check(len(re.findall(re.escape(f"target {pt}: gone"), d.text())) == 1, "pid loss logged once")
         # The root disappears and comes back.
         shutil.move(root, root + ".away")
@@ -572,7 +573,7 @@ def group_targets():
         check(before == 255, "counters kept while the target is lost")
         shutil.move(root + ".away", root)
         check(wait_for(lambda: sample(d.metrics(), "autoprocs_target_up", {"target": rt}) == 1), "root back: up")
-        check("found again" in d.text(), "found again logged")
+        check(wait_for(lambda: "found again" in d.text()), "found again logged")
         check(d.proc.poll() is None, "daemon alive after targets came and went")
 
         # A target whose name holds a tab (and a quote and a backslash): /v1/limits must stay
@@ -615,8 +616,14 @@ def group_targets():
             if cp.poll() is None:
                 cp.kill()
                 cp.wait()
+        # No log line per tick: ten more ticks (the missing pid's probe errors count each one).
+        def missing_errors():
+            return sample(d.metrics(), "autoprocs_probe_errors_total",
+                          {"target": "pid:2147483646", "probe": "target"})
         ticks = len(re.findall(r"gone|found|limit", d.text()))
-        time.sleep(1)
+        errors0 = missing_errors()
+        check(wait_for(lambda: missing_errors() >= errors0 + 10, timeout=60),
+              f"ten more ticks ({errors0} -> {missing_errors()} probe errors)")
         check(len(re.findall(r"gone|found|limit", d.text())) == ticks, "no log lines per tick")
         pt_tool = promtool()
         if pt_tool:

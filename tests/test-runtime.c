@@ -909,6 +909,15 @@ END_TEST
 static int bpipe[2];
 static _Atomic long ticks;
 static _Atomic bool reader_done;
+static _Atomic int readers_blocking;
+
+/* Poll @cond (an expression) every ms for up to 20 s. */
+#define WAIT_UNTIL(cond)                                                                       \
+        do {                                                                                   \
+                uint64_t until_ = ap_now_ns() + 20000000000ull;                                \
+                while (!(cond) && ap_now_ns() < until_)                                        \
+                        usleep(1000);                                                          \
+        } while (0)
 
 static void pipe_reader(void *arg)
 {
@@ -916,6 +925,7 @@ static void pipe_reader(void *arg)
         ssize_t n;
 
         (void)arg;
+        atomic_fetch_add(&readers_blocking, 1);
         autoprocs_block_begin();
         n = read(bpipe[0], &c, 1);
         autoprocs_block_end();
@@ -941,12 +951,13 @@ START_TEST(test_block_handoff)
         ck_assert_int_eq(pipe(bpipe), 0);
         start(1);
         autoprocs_spawn(pipe_reader, NULL, &r);
-        usleep(5000);
+        WAIT_UNTIL(atomic_load(&readers_blocking) == 1);
         autoprocs_spawn(ticker, NULL, &t);
-        usleep(50000);
+        /* the reader sits in read(): only a hand-off of the only P lets the ticker run */
+        WAIT_UNTIL(atomic_load(&ticks) > 100);
         before = atomic_load(&ticks);
         ck_assert_msg(before > 100, "the only P stayed with the blocked task (%ld ticks)", before);
-        usleep(20000);
+        WAIT_UNTIL(atomic_load(&ticks) > before);
         ck_assert_int_gt(atomic_load(&ticks), before); /* still running */
         ck_assert_int_eq(write(bpipe[1], "x", 1), 1);
         autoprocs_task_join(r);
@@ -1167,7 +1178,8 @@ START_TEST(test_thread_cap)
         ck_assert_int_eq(ap_rt_start(&o), 0);
         for (int i = 0; i < 4; i++)
                 autoprocs_spawn(pipe_reader, NULL, &r[i]);
-        usleep(100000);
+        /* 2 readers hold the 2 threads in read(); the others wait for a thread: the cap is hit */
+        WAIT_UNTIL(autoprocs_stats_get(&s, sizeof(s)) == 0 && s.thread_cap_hits >= 1);
         ck_assert_int_eq(autoprocs_stats_get(&s, sizeof(s)), 0);
         ck_assert_uint_le(s.threads, 3); /* 2 workers + the monitor */
         ck_assert_uint_ge(s.thread_cap_hits, 1);
