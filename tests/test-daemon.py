@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -140,7 +141,7 @@ def sample(text, name, labels):
     return None
 
 
-def wait_for(fn, timeout=8, step=0.1):
+def wait_for(fn, timeout=20, step=0.1):
     end = time.time() + timeout
     while time.time() < end:
         v = fn()
@@ -461,6 +462,52 @@ def write(path, content):
     os.rename(path + ".new", path)
 
 
+def check_publish_atomic(d, envfile, quota_file):
+    """The limit flips between 1.5 and 2.5 CPUs (2 and 3 processors) while a reader polls the
+    published file: each read is a whole file (its last line complete, GOMAXPROCS in it), never
+    a missing, empty or half-written one; each publish is a new file, the one a reader still
+    holds open keeps its content (an open file keeps its inode: the number cannot be reused)."""
+    bad = []
+    reads = [0]
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                with open(envfile) as f:
+                    c = f.read()
+            except FileNotFoundError as e:
+                bad.append(repr(e))
+                continue
+            reads[0] += 1
+            if not c.endswith("\n") or not re.search(r"^GOMAXPROCS=\d+$", c, re.M) \
+                    or "AUTOPROCS_LIMIT_CPUS=" not in c:
+                bad.append(c)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    followed = replaced = 0
+    try:
+        for i in range(6):
+            quota, procs = ("150000", 2) if i % 2 == 0 else ("250000", 3)
+            with open(envfile) as old:
+                before = old.read()
+                write(quota_file, quota + "\n")
+                if wait_for(lambda: f"GOMAXPROCS={procs}\n" in open(envfile).read(), timeout=30):
+                    followed += 1
+                    old.seek(0)
+                    if os.fstat(old.fileno()).st_ino != os.stat(envfile).st_ino \
+                            and old.read() == before:
+                        replaced += 1
+    finally:
+        stop.set()
+        t.join()
+    check(followed == 6, f"published file followed 6 limit changes ({followed})")
+    check(replaced == 6, f"each publish a new file, the old one unchanged ({replaced} of 6)")
+    check(not bad and reads[0] > 0,
+          f"{reads[0]} reads while publishing, none partial or missing ({bad[:3]!r})")
+
+
 def group_targets():
     fixture = os.path.join(SRC, "tests", "fixtures", "v1-cpu-cpuacct")
     tmp = tempfile.mkdtemp(prefix="autoprocs-test-")
@@ -490,6 +537,8 @@ def group_targets():
               and "OMP_NUM_THREADS=2\n" in content, f"published {envfile}: {content!r}")
         check(oct(os.stat(envfile).st_mode & 0o777) == "0o644", "published file mode 0644")
 
+        held = open(envfile)  # kept open: its inode number cannot be reused meanwhile
+
         # The test rewrites the fixture: a larger quota, then cpu.stat restarting lower.
         write(os.path.join(cg, "cpu.cfs_quota_us"), "250000\n")
         ok = wait_for(lambda: sample(d.metrics(), "autoprocs_cpu_limit_cores", {"target": rt}) == 2.5)
@@ -498,17 +547,24 @@ def group_targets():
         check(sample(m, "autoprocs_recommended_procs", {"target": rt}) == 3, "recommendation 3")
         check(sample(m, "autoprocs_resizes_total", {"target": rt, "direction": "up"}) == 1, "one resize up")
         check(wait_for(lambda: "GOMAXPROCS=3\n" in open(envfile).read()), "published file follows: 3")
-        check(re.search(r"target root:\S+: limit 2\.5 CPUs", d.text()) is not None, "limit change logged")
+        # Published by rename: a new file (inode), never the old one rewritten in place.
+        check(os.fstat(held.fileno()).st_ino != os.stat(envfile).st_ino and "GOMAXPROCS=2\n" in held.read(),
+              "published file replaced by a rename (new inode, the old file unchanged)")
+        held.close()
+        check(wait_for(lambda: re.search(r"target root:\S+: limit 2\.5 CPUs", d.text())), "limit change logged")
         write(os.path.join(cg, "cpu.stat"), "nr_periods 10\nnr_throttled 5\nthrottled_time 1000000000\n")
         ok = wait_for(lambda: sample(d.metrics(), "autoprocs_cpu_throttled_periods_total", {"target": rt}) == 255)
         check(ok, "cpu.stat restarted at a lower value: counter stays monotonic (250 + 5)")
         check(sample(d.metrics(), "autoprocs_cpu_periods_total", {"target": rt}) == 1010, "periods 1000 + 10")
+
+        check_publish_atomic(d, envfile, os.path.join(cg, "cpu.cfs_quota_us"))
 
         # A pid that exits: reported, retried, never fatal.
         sleeper.kill()
         sleeper.wait()
         ok = wait_for(lambda: sample(d.metrics(), "autoprocs_target_up", {"target": pt}) == 0)
         check(ok, "exited pid: target_up 0")
+        wait_for(lambda: f"target {pt}: gone" in d.text())
         check(len(re.findall(re.escape(f"target {pt}: gone"), d.text())) == 1, "pid loss logged once")
         # The root disappears and comes back.
         shutil.move(root, root + ".away")
@@ -517,7 +573,7 @@ def group_targets():
         check(before == 255, "counters kept while the target is lost")
         shutil.move(root + ".away", root)
         check(wait_for(lambda: sample(d.metrics(), "autoprocs_target_up", {"target": rt}) == 1), "root back: up")
-        check("found again" in d.text(), "found again logged")
+        check(wait_for(lambda: "found again" in d.text()), "found again logged")
         check(d.proc.poll() is None, "daemon alive after targets came and went")
 
         # A target whose name holds a tab (and a quote and a backslash): /v1/limits must stay
@@ -560,8 +616,14 @@ def group_targets():
             if cp.poll() is None:
                 cp.kill()
                 cp.wait()
+        # No log line per tick: ten more ticks (the missing pid's probe errors count each one).
+        def missing_errors():
+            return sample(d.metrics(), "autoprocs_probe_errors_total",
+                          {"target": "pid:2147483646", "probe": "target"})
         ticks = len(re.findall(r"gone|found|limit", d.text()))
-        time.sleep(1)
+        errors0 = missing_errors()
+        check(wait_for(lambda: missing_errors() >= errors0 + 10, timeout=60),
+              f"ten more ticks ({errors0} -> {missing_errors()} probe errors)")
         check(len(re.findall(r"gone|found|limit", d.text())) == ticks, "no log lines per tick")
         pt_tool = promtool()
         if pt_tool:

@@ -444,6 +444,9 @@ void ap_task_rejoin(ApM *m);
 /* task.c: the slow path of ap_rt_enter() (hog.h): rejoin after a hand-off, or yield when asked. */
 void ap_rt_enter_slow(ApM *m);
 
+/* sync.c: mutexes handed to a waiter in starvation mode (for tests; not in the public stats) */
+extern _Atomic uint64_t ap_mutex_starve_handoffs;
+
 /* hog.c */
 int ap_hog_init(void);
 void ap_hog_m_init(ApM *m);

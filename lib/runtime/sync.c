@@ -286,6 +286,8 @@ static void wg_wait(autoprocs_wg *wg)
 #define MU_HANDOFF 1            /* ApWaiter.result: woken as the owner */
 #define MU_STARVE_NS 1000000u
 
+_Atomic uint64_t ap_mutex_starve_handoffs;
+
 struct autoprocs_mutex {
         _Atomic uint32_t state;
         ApSpin lock;            /* the queue, and every change of MU_WAITERS / MU_STARVING */
@@ -416,8 +418,10 @@ static int mutex_unlock(autoprocs_mutex *mu)
                                 next |= MU_STARVING;
                 }
                 atomic_store_explicit(&mu->state, next, AP_RELEASE);
-                if (w)
+                if (w) {
                         w->result = MU_HANDOFF;
+                        atomic_fetch_add_explicit(&ap_mutex_starve_handoffs, 1, AP_RELAXED);
+                }
         } else if (s & MU_WOKEN) {
                 /* somebody already woken will compete for it */
                 atomic_store_explicit(&mu->state, s & ~MU_LOCKED, AP_RELEASE);
