@@ -451,13 +451,22 @@ def case_node_agent():
 
 
 def series(ms, name, target_prefix):
-    """{target: (value, labels)} of metric @name whose target starts with @target_prefix."""
+    """{container_id: (value, labels)} of metric @name whose target starts with @target_prefix
+    (a discovery target's containers carry target=<the discovery target> and container_id)."""
     out = {}
     for (n, labels), v in ms.items():
-        t = dict(labels).get("target", "")
-        if n == name and t.startswith(target_prefix):
-            out[t] = (v, dict(labels))
+        d = dict(labels)
+        if n == name and d.get("target", "").startswith(target_prefix):
+            out[d.get("container_id", d.get("target"))] = (v, d)
     return out
+
+
+def cmetric(ms, name, target, container_id):
+    """The value of @name for the container @container_id of discovery target @target."""
+    for (n, labels), v in ms.items():
+        if n == name and ("target", target) in labels and ("container_id", container_id) in labels:
+            return v
+    return None
 
 
 def case_node_agent_discovery():
@@ -476,28 +485,28 @@ def case_node_agent_discovery():
                        "-v", "/sys/fs/cgroup:/host/sys/fs/cgroup:ro"],
                       [IMAGE, "--listen", "127.0.0.1:9464", "--interval", "1s", "--target", tree,
                        "--target", ptree])
-        t_app, t_nested = tree + "/" + app_id, ptree + "/" + nested_id
-        ok = wait_for(lambda: (lambda ms: metric(ms, "autoprocs_cpu_limit_cores", t_app) is not None and
-                               metric(ms, "autoprocs_target_up", t_nested) == 1)(metrics(agent)),
+        ok = wait_for(lambda: (lambda ms: cmetric(ms, "autoprocs_cpu_limit_cores", tree, app_id) is not None and
+                               cmetric(ms, "autoprocs_target_up", ptree, nested_id) == 1)(metrics(agent)),
                       "both containers discovered", timeout=40)
         if not check(ok, "the agent discovers both containers"):
             print(logs(agent))
             return
         ms = metrics(agent)
-        check(metric(ms, "autoprocs_cpu_limit_cores", t_app) == 0.5, "app: 0.5 (got %s)" %
-              metric(ms, "autoprocs_cpu_limit_cores", t_app))
-        labels = series(ms, "autoprocs_cpu_limit_cores", t_app).get(t_app, (0, {}))[1]
-        check(labels.get("container_id") == app_id, "container_id label is the full id: %s" % labels)
-        check(metric(ms, "autoprocs_cpu_limit_cores", t_nested) == 0.3,
-              "nested: the parent's 0.3 binds (got %s)" % metric(ms, "autoprocs_cpu_limit_cores", t_nested))
+        check(cmetric(ms, "autoprocs_cpu_limit_cores", tree, app_id) == 0.5, "app: 0.5 (got %s)" %
+              cmetric(ms, "autoprocs_cpu_limit_cores", tree, app_id))
+        labels = series(ms, "autoprocs_cpu_limit_cores", tree).get(app_id, (0, {}))[1]
+        check(labels.get("target") == tree and len(app_id) == 64,
+              "the series carries target=<the discovery target> and the full 64-digit id: %s" % labels)
+        check(cmetric(ms, "autoprocs_cpu_limit_cores", ptree, nested_id) == 0.3,
+              "nested: the parent's 0.3 binds (got %s)" % cmetric(ms, "autoprocs_cpu_limit_cores", ptree, nested_id))
         # Live: a container started now appears, one removed disappears.
         new = c.run(["--network", "none", "--cpus", "1.5"], IDLE)
-        t_new = tree + "/" + inspect(new, "{{.Id}}")
-        got = wait_for(lambda: metric(metrics(agent), "autoprocs_cpu_limit_cores", t_new) == 1.5,
+        new_id = inspect(new, "{{.Id}}")
+        got = wait_for(lambda: cmetric(metrics(agent), "autoprocs_cpu_limit_cores", tree, new_id) == 1.5,
                        "the new container", timeout=20)
         check(got, "a container started later is found (1.5)")
         dk("rm", "-f", new)
-        gone = wait_for(lambda: metric(metrics(agent), "autoprocs_target_up", t_new) is None,
+        gone = wait_for(lambda: cmetric(metrics(agent), "autoprocs_target_up", tree, new_id) is None,
                         "the removed container to go", timeout=20)
         check(gone, "a removed container is dropped")
         # kubepods:DIR on a plain docker host: what it finds is reported, whatever it is.
@@ -509,8 +518,8 @@ def case_node_agent_discovery():
         found = series(metrics(kp), "autoprocs_cpu_limit_cores", "kubepods")
         print("# kubepods:/host/sys/fs/cgroup on plain docker: %s" % sorted(found))
         check(up, "kubepods:DIR agent is ready on a host without kubepods")
-        hit = [t for t in found if t.endswith("/" + app_id)]
-        check(not hit or found[hit[0]][0] == 0.5, "kubepods:DIR: any docker container it lists is right")
+        check(app_id not in found or found[app_id][0] == 0.5,
+              "kubepods:DIR: any docker container it lists is right")
 
 
 def case_docker_update():
