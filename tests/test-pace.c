@@ -335,6 +335,69 @@ START_TEST(test_signal_holds_back_but_not_under_a_lock)
 }
 END_TEST
 
+static _Atomic bool sleeper_stop;
+
+/* Wakes every millisecond: each wake-up ends a hold-back early (a sleeper keeps priority). */
+static void sleeper_task(void *arg)
+{
+        (void)arg;
+        while (!atomic_load(&sleeper_stop))
+                autoprocs_sleep_ns(1 * MS);
+}
+
+/* CPU-bound, yielding after every 50 µs of CPU (throttle-load's worker). */
+static void yielding_task(void *arg)
+{
+        (void)arg;
+        while (!atomic_load(&sleeper_stop)) {
+                burn_cpu(50000);
+                autoprocs_yield();
+        }
+}
+
+static uint64_t process_cpu_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A sleeper's wake-up ends a hold early and runs on credit; the workers must then be held again
+ * at their next scheduling point, not a check interval later.  At a 1 s period the check
+ * interval is 1 ms, as long as the sleeper's: charged only a check interval later, the 4
+ * yielding workers on 2 processors used 1.0 CPU against this 0.25 limit (throttle-load at 0.5
+ * CPU and a 1 s period: throttled in 7 of 10 periods, the sleeper 1.2 s late).  Only an upper
+ * bound: a loaded machine can only lower the CPU used.
+ */
+START_TEST(test_sleeper_wakeups_stay_paced)
+{
+        ApRtOptions o = { .procs = 2 };
+        autoprocs_task *a, *b[4];
+        uint64_t cpu0, t0, cpu, wall;
+
+        ck_assert_int_eq(ap_rt_start(&o), 0);
+        ck_assert_int_eq(ap_rt_pace_set(250 * MS, 1000 * MS), 0);
+        atomic_store(&sleeper_stop, false);
+        ck_assert_int_eq(autoprocs_spawn(sleeper_task, NULL, &a), 0);
+        for (int i = 0; i < 4; i++)
+                ck_assert_int_eq(autoprocs_spawn(yielding_task, NULL, &b[i]), 0);
+        cpu0 = process_cpu_ns();
+        t0 = autoprocs_now_ns();
+        usleep(1500000); /* the measured window, not a wait for a condition */
+        cpu = process_cpu_ns() - cpu0;
+        wall = autoprocs_now_ns() - t0;
+        atomic_store(&sleeper_stop, true);
+        ck_assert_int_eq(autoprocs_task_join(a), 0);
+        for (int i = 0; i < 4; i++)
+                ck_assert_int_eq(autoprocs_task_join(b[i]), 0);
+        ap_rt_stop();
+        ck_assert_msg(cpu * 100 <= wall * 33, "paced to 0.25 CPU, used %.3f CPU over %.2f s",
+                      (double)cpu / (double)wall, (double)wall / 1e9);
+}
+END_TEST
+
 /* Off costs nothing: no timer, no hold-back, no signal handler taken. */
 START_TEST(test_off_is_off)
 {
@@ -378,6 +441,7 @@ int main(void)
          * is not the real one there, so the case is not built into the TSan run at all. */
         if (!AP_TSAN)
                 tcase_add_test(tc, test_signal_holds_back_but_not_under_a_lock);
+        tcase_add_test(tc, test_sleeper_wakeups_stay_paced);
         tcase_add_test(tc, test_off_is_off);
         suite_add_tcase(s, tc);
         return ap_test_run(s);

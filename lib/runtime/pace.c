@@ -91,9 +91,11 @@ static uint64_t charge(ApM *m, uint64_t now, bool hold)
 }
 
 /* Hold this thread back for @ns (and longer if the bucket is still empty then).  Keeps its P,
- * flagged paused.  Async-signal-safe. */
-static void hold(ApM *m, uint64_t ns, bool from_signal)
+ * flagged paused.  Async-signal-safe.  True when a due timer ended it with the bucket still in
+ * debt: the thread must charge again at its very next scheduling point. */
+static bool hold(ApM *m, uint64_t ns, bool from_signal)
 {
+        bool early = false;
         /* a hog's P the monitor handed away (hog.c) is another thread's now: not ours to flag */
         ApP *p = atomic_load_explicit(&m->revoke, AP_RELAXED) == AP_REVOKE_NONE ? m->p : NULL;
         uint64_t t0 = ap_now_ns(), now = t0;
@@ -118,8 +120,10 @@ static void hold(ApM *m, uint64_t ns, bool from_signal)
                 now = ap_now_ns();
                 if (gen != atomic_load_explicit(&ap_pace.gen, AP_ACQUIRE))
                         break; /* the limit changed: decide afresh at the next point */
-                if (!from_signal && p && atomic_load_explicit(&ap_timer_next_ns, AP_RELAXED) <= now)
+                if (!from_signal && p && atomic_load_explicit(&ap_timer_next_ns, AP_RELAXED) <= now) {
+                        early = true;
                         break;
+                }
                 lock_pace();
                 ns = ap_pace_ctl_wait(&ap_pace.ctl, now);
                 unlock_pace();
@@ -130,6 +134,7 @@ static void hold(ApM *m, uint64_t ns, bool from_signal)
         atomic_fetch_add_explicit(&ap_pace.held_ns, now - t0, AP_RELAXED);
         atomic_fetch_add_explicit(from_signal ? &ap_pace.signal_holds : &ap_pace.holds, 1,
                                   AP_RELAXED);
+        return early;
 }
 
 static void arm_timer(ApM *m)
@@ -178,7 +183,12 @@ void ap_pace_point_slow(ApM *m)
         pause = charge(m, now, true);
         if (pause == 0)
                 return;
-        hold(m, pause, false);
+        /* A hold a due timer cut short leaves the bucket in debt: the sleeper runs on credit,
+         * and the next scheduling point (the sleeper's own, or the CPU-bound task's next one)
+         * charges at once instead of a check interval later.  Otherwise every wake-up of a
+         * sleeper let a worker run a whole check interval (1 ms at a 1 s period) unpaced. */
+        if (hold(m, pause, false))
+                m->pace_mono = 0;
         /* a sleeper keeps priority: what fell due while held runs next */
         if (m->p && !tls_in_pace && atomic_load_explicit(&m->revoke, AP_RELAXED) == AP_REVOKE_NONE)
                 ap_timers_poll(m->p, true);
