@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,41 @@ static inline const char *ap_test_private_mounts_why(void)
                         return ap_test_run(s);                                                 \
                 }                                                                              \
         } while (0)
+
+/* The v1 fixture's process cgroup (tests/fixtures/v1-cpu-cpuacct, cpu,cpuacct co-mounted). */
+#define AP_TEST_V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
+
+/*
+ * A writer finishing a v1 quota/period pair just after a watcher's first read of it (a confirm
+ * hook, lib/watch.h): the first call writes the new period, later calls only count.  The lock:
+ * the hook runs on the watcher's thread while the test reads @calls.
+ */
+typedef struct ApTestHalfWrite {
+        pthread_mutex_t lock;
+        const char *tree;
+        const char *period;     /* the period to finish the pair with, e.g. "50000\n" */
+        unsigned calls;
+} ApTestHalfWrite;
+
+static inline void ap_test_finish_pair(void *userdata)
+{
+        ApTestHalfWrite *h = userdata;
+
+        pthread_mutex_lock(&h->lock);
+        if (h->calls++ == 0)
+                ap_test_write(h->tree, AP_TEST_V1_LEAF "/cpu.cfs_period_us", h->period);
+        pthread_mutex_unlock(&h->lock);
+}
+
+static inline unsigned ap_test_half_write_calls(ApTestHalfWrite *h)
+{
+        unsigned n;
+
+        pthread_mutex_lock(&h->lock);
+        n = h->calls;
+        pthread_mutex_unlock(&h->lock);
+        return n;
+}
 
 /* Run @s with the default fork mode; exit status for main(). */
 static inline int ap_test_run(Suite *s)

@@ -328,29 +328,11 @@ START_TEST(test_flapping_limit_resizes_once)
 }
 END_TEST
 
-#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
-
-/* A writer finishing a v1 quota/period pair just after the watcher's first read of it. */
-typedef struct HalfWrite {
-        pthread_mutex_t lock;
-        unsigned calls;
-} HalfWrite;
-
-static void finish_pair(void *userdata)
-{
-        HalfWrite *h = userdata;
-
-        pthread_mutex_lock(&h->lock);
-        if (h->calls++ == 0)
-                ap_test_write(tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
-        pthread_mutex_unlock(&h->lock);
-}
-
 START_TEST(test_half_written_v1_pair_never_resizes)
 {
         /* 150000/100000 (ceil 2) -> 250000/50000 (capped by the 4 CPUs: 4), the quota written
          * first: the watcher's first read sees 250000/100000 (3), a size never to be taken. */
-        static HalfWrite h = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        static ApTestHalfWrite h = { .lock = PTHREAD_MUTEX_INITIALIZER, .period = "50000\n" };
         autoprocs_config *c;
         unsigned hooked = 0;
         uint64_t start;
@@ -358,19 +340,17 @@ START_TEST(test_half_written_v1_pair_never_resizes)
         ap_test_rmtree(tree);
         tree = ap_test_fixture_copy("v1-cpu-cpuacct");
         h.calls = 0;
-        ap_watch_set_confirm_hook(finish_pair, &h);
+        h.tree = tree;
+        ap_watch_set_confirm_hook(ap_test_finish_pair, &h);
         c = config_new(10);
         ck_assert_int_eq(autoprocs_init(c), 0);
         autoprocs_config_free(c);
         ck_assert_uint_eq(autoprocs_procs(), 2);
-        ap_test_write(tree, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        ap_test_write(tree, AP_TEST_V1_LEAF "/cpu.cfs_quota_us", "250000\n");
         /* Until the watcher has confirmed (or, without confirmation, resized to the half pair). */
         for (start = now_ms(); now_ms() - start < 3000 && autoprocs_procs() == 2 && !hooked;
-             usleep(1000)) {
-                pthread_mutex_lock(&h.lock);
-                hooked = h.calls;
-                pthread_mutex_unlock(&h.lock);
-        }
+             usleep(1000))
+                hooked = ap_test_half_write_calls(&h);
         ck_assert_msg(autoprocs_procs() != 3, "resized to the half-written pair's 3");
         ck_assert_msg(hooked > 0 || autoprocs_procs() == 4, "no confirming read within 3 s");
         wait_procs(4);

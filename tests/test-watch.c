@@ -297,30 +297,12 @@ START_TEST(test_confirm_read)
 }
 END_TEST
 
-/* The v1 fixture's process cgroup (cpu,cpuacct co-mounted at /sys/fs/cgroup/cpu,cpuacct). */
-#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
-
-/* A writer finishing a v1 pair: the period written after the first read of a tick saw the new
- * quota with the old period. */
-typedef struct HalfWrite {
-        const char *tree;
-        unsigned calls;
-} HalfWrite;
-
-static void finish_pair(void *userdata)
-{
-        HalfWrite *h = userdata;
-
-        if (h->calls++ == 0)
-                ap_test_write(h->tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
-}
-
 START_TEST(test_confirm_filters_half_written_pair)
 {
         /* 150000/100000 (1.5 -> 2) becomes 250000/50000 (5, capped by the 4 CPUs -> 4), quota
          * first: the first read sees 250000/100000 (2.5 -> 3), a size the cgroup never had. */
         char *t = ap_test_fixture_copy("v1-cpu-cpuacct");
-        HalfWrite h = { .tree = t };
+        ApTestHalfWrite h = { .lock = PTHREAD_MUTEX_INITIALIZER, .tree = t, .period = "50000\n" };
         autoprocs_config c;
         ApWatch *w = NULL;
         ApWatchResult r;
@@ -330,9 +312,9 @@ START_TEST(test_confirm_filters_half_written_pair)
         c.root = t;
         ck_assert_int_eq(ap_watch_new(&c, &w), 0);
         ck_assert_uint_eq(ap_watch_last(w)->procs, 2);
-        ap_watch_set_confirm_hook(finish_pair, &h);
+        ap_watch_set_confirm_hook(ap_test_finish_pair, &h);
 
-        ap_test_write(t, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        ap_test_write(t, AP_TEST_V1_LEAF "/cpu.cfs_quota_us", "250000\n");
         ck_assert_int_eq(ap_watch_tick(w, 1000, &r), 0);
         ck_assert_msg(h.calls == 1, "no confirming read of the changed pair (%u)", h.calls);
         ck_assert_msg(!(r.flags & AP_WATCH_LIMIT_CHANGED) && r.procs == 2 && r.quota_us == 150000 &&

@@ -179,25 +179,6 @@ START_TEST(test_watch_fixture_changes)
 }
 END_TEST
 
-#define V1_LEAF "sys/fs/cgroup/cpu,cpuacct/system.slice/foo.service"
-
-/* A writer finishing a v1 quota/period pair just after the watcher's first read of it. */
-typedef struct HalfWrite {
-        pthread_mutex_t lock;
-        const char *tree;
-        unsigned calls;
-} HalfWrite;
-
-static void finish_pair(void *userdata)
-{
-        HalfWrite *h = userdata;
-
-        pthread_mutex_lock(&h->lock);
-        if (h->calls++ == 0)
-                ap_test_write(h->tree, V1_LEAF "/cpu.cfs_period_us", "50000\n");
-        pthread_mutex_unlock(&h->lock);
-}
-
 /* Whether an event with @procs was delivered. */
 static bool seen_procs(Seen *s, unsigned procs)
 {
@@ -215,7 +196,7 @@ START_TEST(test_watch_half_written_pair_not_delivered)
         /* 150000/100000 (ceil 2) -> 250000/50000 (capped by the 4 CPUs: 4), the quota written
          * first; the watcher's first read sees 250000/100000 (3), which must never be delivered. */
         char *tree = ap_test_fixture_copy("v1-cpu-cpuacct");
-        HalfWrite h = { .tree = tree };
+        ApTestHalfWrite h = { .lock = PTHREAD_MUTEX_INITIALIZER, .tree = tree, .period = "50000\n" };
         autoprocs_config *c = NULL;
         autoprocs_watch *w = NULL;
         autoprocs_watch_event e;
@@ -224,8 +205,7 @@ START_TEST(test_watch_half_written_pair_not_delivered)
         Seen s;
 
         seen_init(&s);
-        pthread_mutex_init(&h.lock, NULL);
-        ap_watch_set_confirm_hook(finish_pair, &h);
+        ap_watch_set_confirm_hook(ap_test_finish_pair, &h);
         ck_assert_int_eq(autoprocs_config_new(&c), 0);
         ck_assert_int_eq(autoprocs_config_set_root(c, tree), 0);
         ck_assert_int_eq(autoprocs_config_set_policy(c, AUTOPROCS_POLICY_CEIL), 0);
@@ -234,13 +214,11 @@ START_TEST(test_watch_half_written_pair_not_delivered)
         autoprocs_config_free(c);
         (void)wait_event(&s, 2, 150000, 10);
 
-        ap_test_write(tree, V1_LEAF "/cpu.cfs_quota_us", "250000\n");
+        ap_test_write(tree, AP_TEST_V1_LEAF "/cpu.cfs_quota_us", "250000\n");
         /* Until the watcher has confirmed (or, without confirmation, delivered the half pair). */
         deadline = now_s() + 10;
         while (now_s() < deadline && !seen_procs(&s, 3)) {
-                pthread_mutex_lock(&h.lock);
-                calls = h.calls;
-                pthread_mutex_unlock(&h.lock);
+                calls = ap_test_half_write_calls(&h);
                 if (calls > 0)
                         break;
                 usleep(2000);
