@@ -555,8 +555,11 @@ START_TEST(test_blocking_cap)
         ck_assert_uint_eq(s.blocking_peak, 3);
         ck_assert_uint_eq(s.tasks_blocking, 0);
         ck_assert_uint_eq(s.tasks_blocking_waiting, 0);
-        /* processors + the blocked threads + the monitor */
-        ck_assert_uint_le(s.threads_peak, 2 + 3 + 1);
+        /* processors + the blocked threads + the monitor, + 1: a thread that has just left its
+         * region (its slot already passed to the next task in the FIFO) is still looking for a
+         * processor when the next one blocks (7 seen once under TSan).  Without the cap, each of
+         * the 24 blocked tasks would hold a thread. */
+        ck_assert_uint_le(s.threads_peak, 2 + 3 + 1 + 1);
         ap_rt_stop();
 }
 END_TEST
