@@ -322,6 +322,14 @@ static void counters_read(ApTarget *t, ProbeRead *ret)
         }
 }
 
+/* A full detection of @t, then its watch opened on what it found. */
+static int resolve(ApTarget *t, autoprocs_policy policy, uint64_t interval_ns, autoprocs_facts **ret_facts)
+{
+        int r = detect_now(t, policy, ret_facts);
+
+        return r < 0 ? r : watch_open(t, policy, interval_ns);
+}
+
 /* Every file read of a probe (the ticker holds a blocking region around the whole round). */
 static void probe_read(ApTarget *t, autoprocs_policy policy, uint64_t interval_ns, ProbeRead *ret)
 {
@@ -340,9 +348,7 @@ static void probe_read(ApTarget *t, autoprocs_policy policy, uint64_t interval_n
         if (!ret->exists)
                 return;
         if (!t->watch) {
-                ret->r = detect_now(t, policy, &ret->facts);
-                if (ret->r >= 0)
-                        ret->r = watch_open(t, policy, interval_ns);
+                ret->r = resolve(t, policy, interval_ns, &ret->facts);
                 if (ret->r < 0)
                         return;
         }
@@ -350,9 +356,7 @@ static void probe_read(ApTarget *t, autoprocs_policy policy, uint64_t interval_n
         if ((ret->res.flags & AP_WATCH_FAILED) && !ret->facts) {
                 /* What the watch had open is gone: resolve afresh, as a first probe does. */
                 t->watch = ap_watch_free(t->watch);
-                ret->r = detect_now(t, policy, &ret->facts);
-                if (ret->r >= 0)
-                        ret->r = watch_open(t, policy, interval_ns);
+                ret->r = resolve(t, policy, interval_ns, &ret->facts);
                 if (ret->r < 0)
                         return;
                 (void)ap_watch_tick(t->watch, 0, &ret->res);
